@@ -41,7 +41,9 @@ def _check_n(n: int) -> int:
     return n
 
 
-def uniform_sample(n: int = 100, *, low: float = 0.0, high: float = 8.0, seed: int = 0) -> Simulated:
+def uniform_sample(
+    n: int = 100, *, low: float = 0.0, high: float = 8.0, seed: int = 0
+) -> Simulated:
     """``n`` draws from Uniform(low, high) (the tutorial's distribution by default).
 
     Truth: ``mean = median = (low + high) / 2``, ``sd = (high - low) / sqrt(12)``.
@@ -91,7 +93,8 @@ def contaminated_sample(
     return Simulated(
         pd.DataFrame({"x": x, "outlier": outlier}),
         {"mean": location, "median": location, "location": location},
-        f"{n} draws from Normal({location}, {sd}) with {fraction:.0%} from Normal({location}, {outlier_sd})",
+        f"{n} draws from Normal({location}, {sd}), "
+        f"{fraction:.0%} of them from Normal({location}, {outlier_sd})",
     )
 
 

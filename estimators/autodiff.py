@@ -89,8 +89,7 @@ def split_fixed(
         return dict(params), {}
     if not isinstance(params, Mapping):
         raise SettingsError(
-            "fixed= needs params0 to be a dict of named parameters, "
-            f"got {type(params).__name__}"
+            f"fixed= needs params0 to be a dict of named parameters, got {type(params).__name__}"
         )
     values = dict(fixed) if isinstance(fixed, Mapping) else {k: params.get(k) for k in fixed}
     unknown = sorted(set(values) - set(params))

@@ -1,4 +1,4 @@
-"""``Estimator``: the scikit-learn conventions and the fitted-result attributes every estimator shares.
+"""``Estimator``: scikit-learn conventions and the fitted attributes every estimator shares.
 
 Constructor arguments are settings only (keyword arguments stored as given);
 ``fit`` validates, solves, sets the learned attributes ending in ``_`` and
@@ -59,7 +59,8 @@ class Estimator:
 
     def __repr__(self) -> str:
         defaults = {
-            name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()
+            name: p.default
+            for name, p in inspect.signature(type(self).__init__).parameters.items()
         }
         shown = [
             f"{name}={value!r}"
@@ -84,12 +85,14 @@ class Estimator:
         history: pd.DataFrame,
         nobs: float,
         df_resid: float | None,
+        std_errors: np.ndarray | None = None,
     ) -> None:
+        """Set the learned attributes; ``std_errors`` defaults to sqrt(diag(cov))."""
         self.params_ = params
         self.cov_ = cov
-        self.std_errors_ = pd.Series(
-            np.sqrt(np.diag(cov.to_numpy())), index=params.index, name="std_error"
-        )
+        if std_errors is None:
+            std_errors = np.sqrt(np.diag(cov.to_numpy()))
+        self.std_errors_ = pd.Series(std_errors, index=params.index, name="std_error")
         self.solution_ = solution
         self.converged_ = solution.converged
         self.n_iter_ = solution.n_iter

@@ -93,8 +93,12 @@ def as_sample(
       same length, and not all zero.
     """
     if missing not in MISSING_POLICIES:
-        raise SettingsError(f"unknown missing={missing!r}; valid values are {list(MISSING_POLICIES)}")
-    name = str(data.name) if isinstance(data, pd.Series) and data.name is not None else default_name
+        raise SettingsError(
+            f"unknown missing={missing!r}; valid values are {list(MISSING_POLICIES)}"
+        )
+    name = (
+        str(data.name) if isinstance(data, pd.Series) and data.name is not None else default_name
+    )
     values, index = _as_float_vector(data, name)
     if values.size == 0:
         raise DataError(f"{name} is empty (0 rows): a sample needs at least one value")
@@ -104,9 +108,7 @@ def as_sample(
     else:
         weights, _ = _as_float_vector(sample_weight, "sample_weight")
         if weights.shape != values.shape:
-            raise DataError(
-                f"sample_weight has {weights.size} rows but {name} has {values.size}"
-            )
+            raise DataError(f"sample_weight has {weights.size} rows but {name} has {values.size}")
         _check_weights(weights, index)
 
     infinite = np.isinf(values)
@@ -127,9 +129,7 @@ def as_sample(
         keep = ~nan
         values, weights, index = values[keep], weights[keep], index[keep]
         if values.size == 0:
-            raise DataError(
-                f"{name} has no values left: all {n_dropped} rows are missing (NaN)"
-            )
+            raise DataError(f"{name} has no values left: all {n_dropped} rows are missing (NaN)")
     if not weights.sum() > 0:
         raise DataError(f"sample_weight is zero for all {values.size} rows: nothing to fit")
     return Sample(values, weights, name, index, n_dropped)

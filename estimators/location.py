@@ -130,16 +130,21 @@ class Mean(Estimator):
         self._check_solution(solution)
         delta = float(solution.params["mean"])
         estimate = ref + scale * delta
-        cov = self._covariance(sample, c, delta) * scale**2
+        cov_scaled = self._covariance(sample, c, delta)
+        with np.errstate(over="ignore"):  # data near 1e300: the variance itself overflows
+            cov = cov_scaled * np.float64(scale) ** 2
+            history_loss = solution.trace["loss"] * np.float64(scale) ** 2
+        std_errors = scale * np.sqrt(np.diag(cov_scaled))
         name = "mean"
         self._store_fit(
             params=pd.Series([estimate], index=[name], name="estimate"),
             cov=pd.DataFrame(cov, index=[name], columns=[name]),
+            std_errors=std_errors,
             solution=solution,
             history=pd.DataFrame(
                 {
                     # back to data units: f(beta) = s^2 f_c(delta), f'(beta) = s f_c'(delta)
-                    "loss": solution.trace["loss"] * scale**2,
+                    "loss": history_loss,
                     "grad_norm": solution.trace["grad_norm"] * scale,
                 }
             ),

@@ -243,9 +243,7 @@ def _optax_loop(f, transformation, params0, tol, rtol, scale_of, max_iter):
         value, grad = evaluate(params, state)
         if has_step:  # L-BFGS: its own inverse-Hessian metric at the previous point
             step = optax.tree.get(state, "learning_rate")
-            decrement = jnp.where(
-                step > 0, -optax.tree.vdot(c.grad, updates) / step, jnp.inf
-            )
+            decrement = jnp.where(step > 0, -optax.tree.vdot(c.grad, updates) / step, jnp.inf)
         else:  # secant (Barzilai-Borwein) curvature of the last step
             sy = optax.tree.vdot(updates, optax.tree.sub(grad, c.grad))
             ss = optax.tree.vdot(updates, updates)
@@ -316,7 +314,8 @@ def _newton_loop(f, method: _Newton, params0, tol, rtol, scale_of, max_iter):
             value, grad = jax.value_and_grad(f)(params)
             worse = done & ~(value <= c.value + 4 * eps * jnp.abs(c.value))
             params, value, grad = jax.tree.map(
-                lambda new, old: jnp.where(worse, old, new), (params, value, grad),
+                lambda new, old: jnp.where(worse, old, new),
+                (params, value, grad),
                 (c.params, c.value, c.grad),
             )
             k = c.k + 1

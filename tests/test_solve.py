@@ -60,7 +60,12 @@ def _logistic_problem():
         {"beta": np.zeros(3)},
         (x, y),
         {"beta": ref},
-        {"lbfgs": {}, "newton": {}, "adam": {"learning_rate": 0.05}, "sgd": {"learning_rate": 2.0}},
+        {
+            "lbfgs": {},
+            "newton": {},
+            "adam": {"learning_rate": 0.05},
+            "sgd": {"learning_rate": 2.0},
+        },
     )
 
 
@@ -73,7 +78,12 @@ ZOO = [
         {"v": np.zeros(3)},
         (np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 2.0])),
         {"v": np.array([-1.0, 0.5, 2.0])},
-        {"lbfgs": {}, "newton": {}, "adam": {"learning_rate": 0.05}, "sgd": {"learning_rate": 0.3}},
+        {
+            "lbfgs": {},
+            "newton": {},
+            "adam": {"learning_rate": 0.05},
+            "sgd": {"learning_rate": 0.3},
+        },
     ),
     Problem(
         "ill_conditioned_quadratic",
@@ -95,9 +105,18 @@ ZOO = [
         "mean",
         mean_loss,
         {"beta": 0.0},
-        (np.array([0.2898, 4.0190, 2.5984, 3.6664, 0.5830, 7.0064, 0.5180, 4.6814, 6.7381, 3.3146]),),
+        (
+            np.array(
+                [0.2898, 4.0190, 2.5984, 3.6664, 0.5830, 7.0064, 0.5180, 4.6814, 6.7381, 3.3146]
+            ),
+        ),
         {"beta": 3.34151},
-        {"lbfgs": {}, "newton": {}, "adam": {"learning_rate": 0.05}, "sgd": {"learning_rate": 0.1}},
+        {
+            "lbfgs": {},
+            "newton": {},
+            "adam": {"learning_rate": 0.05},
+            "sgd": {"learning_rate": 0.1},
+        },
     ),
 ]
 
@@ -116,7 +135,11 @@ def test_zoo_reaches_the_minimiser_within_the_promised_loss_gap(problem, solver)
     problem = problem or _logistic_problem()
     tol = 1e-14
     sol = est.minimize(
-        problem.fun, problem.params0, *problem.args, solver=solver, tol=tol,
+        problem.fun,
+        problem.params0,
+        *problem.args,
+        solver=solver,
+        tol=tol,
         **problem.settings[solver],
     )
     assert sol.converged, sol

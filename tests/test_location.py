@@ -1,0 +1,267 @@
+"""Mean: agreement with the exact sample mean, inference, weights, the estimator API, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from estimators.datasets import normal_sample, seed_sample
+from scipy import stats
+
+import estimators as est
+
+NIST_UNIVARIATE = Path(__file__).parent / "data" / "nist" / "univariate"
+
+
+def exact_mean(values) -> float:
+    """The correctly rounded sample mean, by exact rational arithmetic."""
+    values = [Fraction(v) for v in values]
+    return float(sum(values) / len(values))
+
+
+def lre(estimate: float, certified: float) -> float:
+    """Log relative error (correct significant digits), capped at 15."""
+    if estimate == certified:
+        return 15.0
+    return min(15.0, -math.log10(abs(estimate - certified) / abs(certified)))
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+def test_mean_matches_the_correctly_rounded_mean_with_a_large_offset(solver):
+    rng = np.random.default_rng(0)
+    x = 1e9 + np.round(rng.uniform(0, 1, 1000), 6)  # ~1e9, differing from the 8th digit on
+    fitted = est.Mean(solver=solver).fit(x).params_["mean"]
+    assert abs(fitted - exact_mean(x)) <= 1e-15 * exact_mean(x)
+    assert fitted == exact_mean(x)  # in fact correctly rounded
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in NIST_UNIVARIATE.glob("*.json")))
+def test_mean_nist_univariate_lre_at_least_14(name):
+    """NIST StRD certified means (../shared/nist, copied to tests/data/nist)."""
+    data = json.loads((NIST_UNIVARIATE / f"{name}.json").read_text())
+    # NumAcc1-4 keep their digits as decimal strings; float() rounds each value once.
+    y = np.array([float(v) for v in data["y"]])
+    certified = float(Fraction(data["certified"]["mean"]))
+    fitted = est.Mean().fit(y).params_["mean"]
+    assert lre(fitted, certified) >= 14, (name, fitted, certified)
+
+
+SOLVER_TOLERANCES = {  # |estimate - mean| / standard error reached with default settings
+    "newton": 1e-12,
+    "lbfgs": 1e-12,
+}
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+@pytest.mark.parametrize("start", [-1e6, -3.0, 0.0, 3.34151, 10.0, 1e8])
+def test_mean_reaches_np_mean_from_many_starts(solver, start):
+    x = seed_sample()["x"]
+    fitted = est.Mean(solver=solver, start=start).fit(x)
+    assert fitted.converged_
+    assert abs(fitted.params_["mean"] - exact_mean(x)) <= 1e-15 * 3.34151
+
+
+@pytest.mark.parametrize("solver, lr", [("adam", 0.01), ("sgd", 0.1)])
+def test_first_order_solvers_reach_the_documented_tolerance(solver, lr):
+    """adam and sgd stop by the (estimated) decrement: within about tol standard errors."""
+    x = seed_sample()["x"]
+    tol = 1e-6
+    fitted = est.Mean(solver=solver, learning_rate=lr, tol=tol).fit(x)
+    assert fitted.converged_
+    se = fitted.std_errors_["mean"]
+    assert abs(fitted.params_["mean"] - np.mean(x)) <= 10 * tol * se
+
+
+def test_newton_lands_on_the_mean_in_one_step():
+    x = seed_sample()["x"]
+    fitted = est.Mean(solver="newton").fit(x)
+    history = fitted.history_["loss"]
+    assert history.iloc[1] == pytest.approx(np.var(x), rel=1e-15)  # step 1 is the minimum
+    assert fitted.n_iter_ == 2  # step 2: the final full step after the decrement test passed
+    with pytest.warns(est.ConvergenceWarning):  # one step only: exact, but the test never ran
+        one_step = est.Mean(solver="newton", max_iter=1).fit(x)
+    assert one_step.params_["mean"] == exact_mean(x)
+
+
+def test_summary_matches_scipy_t_test_and_interval():
+    x = seed_sample()["x"]
+    fitted = est.Mean().fit(x)
+    table = fitted.summary()
+    assert list(table.columns) == [
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "ci_lower",
+        "ci_upper",
+    ]
+    assert list(table.index) == ["mean"]
+    test = stats.ttest_1samp(x, 0.0)  # reference: scipy 1.17
+    row = table.loc["mean"]
+    assert row["std_error"] == pytest.approx(stats.sem(x), rel=1e-13)
+    assert row["statistic"] == pytest.approx(test.statistic, rel=1e-13)
+    assert row["p_value"] == pytest.approx(test.pvalue, rel=1e-10)
+    ci = test.confidence_interval(0.95)
+    assert row["ci_lower"] == pytest.approx(ci.low, rel=1e-12)
+    assert row["ci_upper"] == pytest.approx(ci.high, rel=1e-12)
+    assert fitted.conf_int(alpha=0.1).shape == (1, 2)
+    assert fitted.cov_.loc["mean", "mean"] == pytest.approx(stats.sem(x) ** 2, rel=1e-13)
+
+
+def test_summary_matches_statsmodels_descrstats_with_weights():
+    from statsmodels.stats.weightstats import DescrStatsW  # reference: statsmodels 0.15
+
+    x = np.array([2.0, 3.5, 1.0, 8.0, 4.0])
+    w = np.array([1.0, 2.0, 3.0, 1.0, 4.0])
+    fitted = est.Mean().fit(x, sample_weight=w)
+    ref = DescrStatsW(x, weights=w, ddof=0)
+    assert fitted.params_["mean"] == pytest.approx(ref.mean, rel=1e-15)
+    assert fitted.std_errors_["mean"] == pytest.approx(ref.std_mean, rel=1e-13)
+    assert fitted.nobs_ == 11
+
+
+def test_integer_weights_equal_repeated_rows():
+    x = np.array([2.0, 3.5, 1.0])
+    w = np.array([1, 3, 2])
+    weighted = est.Mean().fit(x, sample_weight=w)
+    repeated = est.Mean().fit(np.repeat(x, w))
+    pd.testing.assert_frame_equal(weighted.summary(), repeated.summary(), rtol=1e-13)
+
+
+def test_history_is_the_tutorial_loss_in_data_units():
+    x = seed_sample()["x"]
+    fitted = est.Mean(solver="lbfgs", start=0.7837080359458923).fit(x)
+    assert list(fitted.history_.columns) == ["loss", "grad_norm"]
+    assert fitted.history_["loss"].iloc[0] == pytest.approx(11.8199, abs=1e-4)
+    assert fitted.history_["grad_norm"].iloc[0] == pytest.approx(5.1156, abs=1e-4)
+    assert fitted.history_["loss"].iloc[-1] == pytest.approx(np.var(x), rel=1e-14)
+    assert len(fitted.history_) == fitted.n_iter_ + 1
+
+
+def test_series_name_list_and_dataframe_inputs():
+    s = pd.Series([1.0, 2.0, 6.0], name="height", index=["a", "b", "c"])
+    assert est.Mean().fit(s).variable_ == "height"
+    assert est.Mean().fit([1, 2, 6]).params_["mean"] == 3.0
+    assert est.Mean().fit(np.array([[1.0], [2.0], [6.0]])).params_["mean"] == 3.0
+    assert est.Mean().fit(s.to_frame()).params_["mean"] == 3.0
+    assert est.Mean().fit(np.array([True, False, True, True])).params_["mean"] == 0.75
+
+
+def test_missing_values_raise_or_drop():
+    x = pd.Series([1.0, np.nan, 3.0, np.nan], name="x")
+    with pytest.raises(est.DataError, match=r"x has 2 missing \(NaN\) value\(s\) out of 4 rows"):
+        est.Mean().fit(x)
+    fitted = est.Mean(missing="drop").fit(x)
+    assert fitted.params_["mean"] == 2.0 and fitted.n_dropped_ == 2 and fitted.nobs_ == 2
+
+
+@pytest.mark.parametrize(
+    "data, pattern",
+    [
+        ([], r"empty \(0 rows\)"),
+        (pd.Series([], dtype=float), "empty"),
+        (["1.5", "abc", 2.0, "x"], r"2 non-numeric value\(s\) out of 4 rows"),
+        ([1.0, np.inf, -np.inf], r"2 infinite value\(s\) out of 3 rows"),
+        (np.ones((3, 2)), r"must be 1-D .* shape \(3, 2\)"),
+        (pd.DataFrame({"a": [1.0], "b": [2.0]}), "2 columns"),
+        ([np.nan, np.nan], r"2 missing"),
+        ([1 + 2j], "complex"),
+    ],
+)
+def test_bad_data_is_a_data_error_that_names_the_problem(data, pattern):
+    with pytest.raises(est.DataError, match=pattern):
+        est.Mean().fit(data)
+
+
+@pytest.mark.parametrize(
+    "weights, pattern",
+    [
+        ([1.0, -1.0, 2.0], r"1 negative value"),
+        ([1.0, np.nan, 2.0], r"1 NaN or infinite"),
+        ([0.0, 0.0, 0.0], "zero for all 3 rows"),
+        ([1.0, 2.0], "sample_weight has 2 rows but x has 3"),
+    ],
+)
+def test_bad_weights_are_data_errors(weights, pattern):
+    with pytest.raises(est.DataError, match=pattern):
+        est.Mean().fit([1.0, 2.0, 3.0], sample_weight=weights)
+
+
+@pytest.mark.parametrize(
+    "settings, pattern",
+    [
+        ({"solver": "bfgs"}, "valid solvers"),
+        ({"dtype": "float16"}, "valid dtypes"),
+        ({"missing": "ignore"}, "valid values"),
+        ({"tol": -1.0}, "positive"),
+    ],
+)
+def test_bad_settings_are_settings_errors(settings, pattern):
+    with pytest.raises(est.SettingsError, match=pattern):
+        est.Mean(**settings).fit([1.0, 2.0])
+
+
+def test_extreme_magnitudes_fit_without_overflow():
+    for scale in (1e300, 1e-300):
+        x = scale * np.array([1.0, 2.0, 6.0])
+        fitted = est.Mean().fit(x)
+        assert fitted.params_["mean"] == pytest.approx(3 * scale, rel=1e-15)
+        assert np.isfinite(fitted.std_errors_["mean"])
+
+
+def test_single_observation_gives_nan_standard_error_with_a_warning():
+    with pytest.warns(est.InferenceWarning, match="single observation"):
+        fitted = est.Mean().fit([4.2])
+    assert fitted.params_["mean"] == 4.2
+    assert np.isnan(fitted.std_errors_["mean"])
+
+
+def test_constant_data_fit_exactly():
+    fitted = est.Mean().fit([5.0, 5.0, 5.0])
+    assert fitted.params_["mean"] == 5.0 and fitted.std_errors_["mean"] == 0.0
+
+
+def test_divergent_learning_rate_is_a_fit_error_with_a_hint():
+    with pytest.raises(est.FitError, match="learning_rate"):
+        est.Mean(solver="sgd", learning_rate=1e3).fit(seed_sample()["x"])
+
+
+def test_non_convergence_warns_and_is_visible():
+    with pytest.warns(est.ConvergenceWarning, match="did not converge"):
+        fitted = est.Mean(solver="adam", max_iter=5).fit(seed_sample()["x"])
+    assert fitted.converged_ is False and fitted.n_iter_ == 5
+
+
+def test_float32_is_an_explicit_option():
+    x = normal_sample(1000, mean=10.0, seed=1).data["x"]
+    fitted = est.Mean(dtype="float32", tol=1e-3).fit(x)
+    assert fitted.params_["mean"] == pytest.approx(np.mean(x), rel=1e-6)
+
+
+def test_scikit_learn_style_settings_and_clone():
+    m = est.Mean(solver="newton", tol=1e-6)
+    assert m.get_params()["solver"] == "newton"
+    assert m.set_params(tol=1e-9) is m and m.tol == 1e-9
+    twin = est.clone(m)
+    assert twin is not m and twin.get_params() == m.get_params()
+    assert repr(m) == "Mean(solver='newton', tol=1e-09)"
+    with pytest.raises(est.SettingsError, match="no setting"):
+        m.set_params(alpha=1)
+    with pytest.raises(est.NotFittedError):
+        m.summary()
+    from sklearn.base import clone as sk_clone
+
+    assert sk_clone(m).get_params() == m.get_params()
+
+
+def test_fit_returns_self_and_no_warnings_on_a_clean_fit():
+    m = est.Mean()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert m.fit(seed_sample()["x"]) is m
