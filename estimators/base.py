@@ -8,15 +8,18 @@ returns ``self``. ``get_params`` reads the ``__init__`` signature, so
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import inference
-from .errors import EstimationError, SettingsError
-from .solve import Solution
+from .errors import ConvergenceWarning, EstimationError, FitError, SettingsError
+from .frame import Design, as_design, predict_matrix
+from .solve import Solution, Status
 
 
 class NotFittedError(EstimationError, AttributeError):
@@ -100,6 +103,24 @@ class Estimator:
         self.nobs_ = nobs
         self.df_resid_ = df_resid
 
+    def _check_solution(self, solution: Solution) -> None:
+        """Raise on a failed fit (NaN / inf); warn, visibly, on non-convergence."""
+        if solution.status == Status.NONFINITE:
+            raise FitError(
+                f"{type(self).__name__} fit failed after {solution.n_iter} iterations: "
+                f"{solution.message}. Hint: with solver='sgd' or 'adam' lower the "
+                "learning_rate; otherwise check the scale of the data or try solver='newton'."
+            )
+        if not solution.converged:
+            warnings.warn(
+                f"{type(self).__name__} did not converge ({solution.message}; "
+                f"{solution.n_iter} iterations, gradient norm {solution.grad_norm:.3g}). "
+                "The estimate is flagged with converged_ = False; raise max_iter or "
+                "use solver='newton'.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """One row a parameter: estimate, std_error, statistic, p_value, ci_lower, ci_upper.
 
@@ -112,6 +133,98 @@ class Estimator:
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Two-sided ``1 - alpha`` confidence intervals, columns ``ci_lower``, ``ci_upper``."""
         return self.summary(alpha)[["ci_lower", "ci_upper"]]
+
+
+@dataclasses.dataclass(frozen=True)
+class DesignInfo:
+    """What ``predict`` needs to rebuild a design matrix: names, not data."""
+
+    names: list[str]
+    features: list[str]
+    response: str
+    fit_intercept: bool
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What a regression family's ``_fit_design`` returns to the shared pipeline.
+
+    ``params`` and ``cov`` are in the order of ``design.names``; ``df_resid`` is
+    the t statistics' degrees of freedom (``None``: z statistics); ``history``
+    defaults to the solution's trace; ``attributes`` become learned attributes
+    (names ending in ``_``, e.g. ``{"scale_": 1.3}``).
+    """
+
+    params: np.ndarray
+    cov: np.ndarray
+    solution: Solution
+    df_resid: float | None
+    history: pd.DataFrame | None = None
+    std_errors: np.ndarray | None = None
+    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class RegressionEstimator(Estimator):
+    """Shared ``fit(X, y)`` / ``predict(X)`` pipeline of the regression families.
+
+    Subclasses define settings in ``__init__`` (including ``fit_intercept`` and
+    ``missing`` where they apply) and implement ``_fit_design(design) ->
+    FitResult``; they may override ``_check_response(design)`` (domain checks of
+    y, raising :class:`DataError`) and ``_predict_mean(matrix)`` (default: the
+    linear predictor ``X @ params``).
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RegressionEstimator:
+        """Fit to a design ``X`` (array or DataFrame) and a response ``y`` (array or Series)."""
+        self._check_settings()
+        design = as_design(
+            X,
+            y,
+            sample_weight=sample_weight,
+            missing=getattr(self, "missing", "raise"),
+            fit_intercept=getattr(self, "fit_intercept", True),
+        )
+        self._check_response(design)
+        result = self._fit_design(design)
+        self._check_solution(result.solution)
+        names = design.names
+        self._store_fit(
+            params=pd.Series(np.asarray(result.params, dtype=float), index=names, name="estimate"),
+            cov=pd.DataFrame(np.asarray(result.cov, dtype=float), index=names, columns=names),
+            solution=result.solution,
+            history=result.solution.trace if result.history is None else result.history,
+            nobs=design.nobs,
+            df_resid=result.df_resid,
+            std_errors=result.std_errors,
+        )
+        self.design_info_ = DesignInfo(
+            names, design.features, design.response, design.fit_intercept
+        )
+        self.n_dropped_ = design.n_dropped
+        for name, value in result.attributes.items():
+            setattr(self, name, value)
+        return self
+
+    def predict(self, X: Any) -> pd.Series:
+        """Predicted mean response for new ``X``, a Series aligned to its index."""
+        self._check_fitted()
+        matrix, index = predict_matrix(X, self.design_info_)
+        return pd.Series(
+            self._predict_mean(matrix), index=index, name=f"predicted_{self.design_info_.response}"
+        )
+
+    # ------------------------------------------------------------ for subclasses
+    def _check_settings(self) -> None:
+        """Validate settings before fitting; raise SettingsError. Default: nothing."""
+
+    def _check_response(self, design: Design) -> None:
+        """Domain checks of the response; raise DataError. Default: nothing."""
+
+    def _fit_design(self, design: Design) -> FitResult:
+        raise NotImplementedError
+
+    def _predict_mean(self, matrix: np.ndarray) -> np.ndarray:
+        return matrix @ self.params_.to_numpy()
 
 
 def clone(estimator: Estimator) -> Estimator:

@@ -148,3 +148,226 @@ def _check_weights(weights: np.ndarray, index: pd.Index) -> None:
             f"sample_weight has {int(negative.sum())} negative value(s) "
             f"(rows {_rows(index, negative)}); weights must be >= 0"
         )
+
+
+# --------------------------------------------------------------------------- regression
+
+
+@dataclass(frozen=True)
+class Design:
+    """A validated regression problem: design matrix, response, weights and names.
+
+    ``X`` includes the intercept column (named ``intercept_name``, first) when
+    ``fit_intercept`` is true. ``features`` are the input columns, which
+    ``predict`` expects again.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+    names: list[str]
+    response: str
+    index: pd.Index
+    n_dropped: int
+    features: list[str]
+    fit_intercept: bool
+
+    @property
+    def nobs(self) -> float:
+        """Number of observations: the sum of the (frequency) weights."""
+        return float(self.weights.sum())
+
+
+INTERCEPT = "Intercept"  # formulaic's name for it, so formula and array fits agree
+
+
+def _as_float_matrix(X: Any) -> tuple[np.ndarray, list[str], pd.Index | None]:
+    """Coerce X to a float64 (n, k) array with column names; name non-numeric columns."""
+    if isinstance(X, pd.Series):
+        X = X.to_frame(name=X.name if X.name is not None else "x0")
+    if isinstance(X, pd.DataFrame):
+        names = [str(c) for c in X.columns]
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise DataError(f"X has duplicated column names {dupes}")
+        columns = []
+        for name, col in X.items():
+            kind = col.dtype.kind
+            if kind in "biuf":
+                columns.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
+                continue
+            if kind != "O":
+                raise DataError(
+                    f"column {name!r} of X has dtype {col.dtype}, not numeric; encode it "
+                    "as numbers or indicator columns"
+                )
+            coerced = pd.to_numeric(col, errors="coerce")
+            bad = (coerced.isna() & col.notna()).to_numpy()
+            if bad.any():
+                raise DataError(
+                    f"column {name!r} of X is not numeric (dtype {col.dtype}): "
+                    f"{int(bad.sum())} of {len(col)} rows are not numbers, the first "
+                    f"{col[bad].iloc[0]!r} at row {col.index[bad][0]!r}; encode categorical "
+                    "columns as numbers or indicator columns"
+                )
+            columns.append(coerced.to_numpy(dtype=np.float64, na_value=np.nan))
+        matrix = np.column_stack(columns) if columns else np.empty((len(X), 0))
+        return matrix, names, X.index
+    try:
+        raw = np.asarray(X)
+    except (ValueError, TypeError) as err:
+        raise DataError(f"X could not be read as a 2-D array: {err}") from None
+    if raw.ndim == 1:
+        raw = raw.reshape(-1, 1)
+    if raw.ndim != 2:
+        raise DataError(f"X must be 2-D (rows x columns), got shape {raw.shape}")
+    if raw.dtype.kind not in "biuf":
+        frame = pd.DataFrame(raw, columns=[f"x{j}" for j in range(raw.shape[1])])
+        return _as_float_matrix(frame.infer_objects())[:2] + (None,)
+    return raw.astype(np.float64), [f"x{j}" for j in range(raw.shape[1])], None
+
+
+def as_design(
+    X: Any,
+    y: Any,
+    *,
+    sample_weight: Any = None,
+    missing: str = "raise",
+    fit_intercept: bool = True,
+) -> Design:
+    """Validate a regression problem given as arrays or as a DataFrame and a Series.
+
+    Names come from DataFrame columns (``x0, x1, ...`` for arrays) and the
+    Series name (``y`` otherwise). Rows with a NaN in X or y raise (default) or
+    are dropped (``missing="drop"``, counted in ``n_dropped``); infinite values,
+    non-numeric columns, misaligned indexes, mismatched lengths and fewer rows
+    than parameters are :class:`DataError` naming the column and the rows.
+    """
+    if missing not in MISSING_POLICIES:
+        raise SettingsError(
+            f"unknown missing={missing!r}; valid values are {list(MISSING_POLICIES)}"
+        )
+    matrix, features, x_index = _as_float_matrix(X)
+    response = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
+    y_values, y_index = _as_float_vector(y, response)
+    n = matrix.shape[0]
+    if y_values.size != n:
+        raise DataError(f"X has {n} rows but {response} has {y_values.size}")
+    if x_index is not None and isinstance(y, pd.Series | pd.DataFrame):
+        if not x_index.equals(y_index):
+            raise DataError(
+                f"X and {response} have different indexes "
+                f"({_index_difference(x_index, y_index)}); "
+                "align them (e.g. y.reindex(X.index)) or pass numpy arrays"
+            )
+    index = x_index if x_index is not None else y_index
+    if n == 0:
+        raise DataError("X and y are empty (0 rows)")
+
+    if sample_weight is None:
+        weights = np.ones(n)
+    else:
+        weights, _ = _as_float_vector(sample_weight, "sample_weight")
+        if weights.size != n:
+            raise DataError(f"sample_weight has {weights.size} rows but X has {n}")
+        _check_weights(weights, index)
+
+    columns = {**{f: matrix[:, j] for j, f in enumerate(features)}, response: y_values}
+    infinite = {name: int(np.isinf(col).sum()) for name, col in columns.items()}
+    infinite = {k: v for k, v in infinite.items() if v}
+    if infinite:
+        raise DataError(f"infinite values in {_counts(infinite)}; remove or cap them")
+    nan_counts = {name: int(np.isnan(col).sum()) for name, col in columns.items()}
+    nan_counts = {k: v for k, v in nan_counts.items() if v}
+    n_dropped = 0
+    if nan_counts:
+        bad_rows = np.isnan(matrix).any(axis=1) | np.isnan(y_values)
+        if missing == "raise":
+            raise DataError(
+                f"{int(bad_rows.sum())} of {n} rows have missing (NaN) values "
+                f"({_counts(nan_counts)}; rows {_rows(index, bad_rows)}); "
+                "pass missing='drop' to leave them out"
+            )
+        n_dropped = int(bad_rows.sum())
+        keep = ~bad_rows
+        matrix, y_values, weights, index = matrix[keep], y_values[keep], weights[keep], index[keep]
+        if matrix.shape[0] == 0:
+            raise DataError(f"no rows left: all {n_dropped} rows have missing (NaN) values")
+    if not weights.sum() > 0:
+        raise DataError(f"sample_weight is zero for all {len(weights)} rows: nothing to fit")
+
+    names = list(features)
+    if fit_intercept:
+        if INTERCEPT in names:
+            raise DataError(
+                f"X already has a column named {INTERCEPT!r}; pass fit_intercept=False"
+            )
+        matrix = np.column_stack([np.ones(matrix.shape[0]), matrix])
+        names = [INTERCEPT, *names]
+    n_rows, p = matrix.shape
+    if p == 0:
+        raise DataError("the model has no parameters: X has no columns and fit_intercept=False")
+    n_used = int((weights > 0).sum())
+    if n_used < p:
+        raise DataError(
+            f"{n_used} rows with positive weight but {p} parameters ({names}): "
+            "need at least as many rows as parameters"
+        )
+    return Design(
+        matrix, y_values, weights, names, response, index, n_dropped, features, fit_intercept
+    )
+
+
+def predict_matrix(X: Any, design: Design) -> tuple[np.ndarray, pd.Index]:
+    """The design matrix for new data, checked against the columns the model was fitted on.
+
+    Rows with missing values are kept (their predictions are NaN, R's na.exclude).
+    """
+    matrix, names, index = _as_float_matrix(X)
+    if isinstance(X, pd.DataFrame):
+        missing_cols = [f for f in design.features if f not in names]
+        if missing_cols:
+            raise DataError(
+                f"X is missing column(s) {missing_cols} that the model was fitted on "
+                f"(it has {names})"
+            )
+        matrix = matrix[:, [names.index(f) for f in design.features]]
+    elif matrix.shape[1] != len(design.features):
+        raise DataError(
+            f"X has {matrix.shape[1]} columns but the model was fitted on "
+            f"{len(design.features)} ({design.features})"
+        )
+    if index is None:
+        index = pd.RangeIndex(matrix.shape[0])
+    if design.fit_intercept:
+        matrix = np.column_stack([np.ones(matrix.shape[0]), matrix])
+    return matrix, index
+
+
+def collinear_columns(X: np.ndarray, names: list[str], rtol: float | None = None) -> list[str]:
+    """Columns that are (numerically) linear combinations of earlier ones.
+
+    Pivoted QR of the column-normalised design (LAPACK geqp3): a column whose
+    diagonal entry of R is below ``rtol`` times the largest is dependent.
+    Called only when a fit finds the design singular, to name the culprits.
+    """
+    from scipy.linalg import qr
+
+    norms = np.linalg.norm(X, axis=0)
+    norms[norms == 0] = 1.0
+    _, r, pivots = qr(X / norms, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rtol = X.shape[1] * np.finfo(float).eps * max(X.shape) if rtol is None else rtol
+    rank = int(np.sum(diag > rtol * diag[0])) if diag.size else 0
+    return [names[j] for j in sorted(pivots[rank:])]
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k!r}: {v} row(s)" for k, v in counts.items())
+
+
+def _index_difference(a: pd.Index, b: pd.Index) -> str:
+    only_a, only_b = a.difference(b), b.difference(a)
+    if len(a) == len(b) and not len(only_a):
+        return "same labels in a different order"
+    return f"{len(only_a)} labels only in X, {len(only_b)} only in y"

@@ -16,10 +16,10 @@ import pandas as pd
 
 from . import inference
 from .base import Estimator
-from .errors import ConvergenceWarning, FitError, InferenceWarning, SettingsError
+from .errors import InferenceWarning, SettingsError
 from .frame import Sample, as_sample
 from .losses import squared_deviation, weighted_mean
-from .solve import DTYPES, Solution, Status, minimize
+from .solve import DTYPES, minimize
 
 
 def center_and_scale(values: np.ndarray) -> tuple[float, float]:
@@ -161,23 +161,6 @@ class Mean(Estimator):
             raise SettingsError(f"unknown dtype {self.dtype!r}; valid dtypes are {list(DTYPES)}")
         if not (isinstance(self.tol, int | float) and self.tol > 0):
             raise SettingsError(f"tol must be a positive number, got {self.tol!r}")
-
-    def _check_solution(self, solution: Solution) -> None:
-        if solution.status == Status.NONFINITE:
-            raise FitError(
-                f"{type(self).__name__} fit failed after {solution.n_iter} iterations: "
-                f"{solution.message}. Hint: with solver='sgd' or 'adam' lower the "
-                "learning_rate; otherwise try solver='newton'."
-            )
-        if not solution.converged:
-            warnings.warn(
-                f"{type(self).__name__} did not converge ({solution.message}; "
-                f"{solution.n_iter} iterations, gradient norm {solution.grad_norm:.3g}). "
-                "The estimate is flagged with converged_ = False; raise max_iter or "
-                "use solver='newton'.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
 
     def _covariance(self, sample: Sample, c: np.ndarray, delta: float) -> np.ndarray:
         if sample.nobs <= 1:

@@ -153,6 +153,9 @@ class Solution:
 class _Newton:
     armijo: float = 1e-4
     max_halvings: int = 40
+    # Optional structured Hessian hessian(params, *args) -> (p, p) matrix, in the
+    # order of ravel_pytree(params); e.g. X^T W X for a GLM, cheaper than jax.hessian.
+    hessian: Callable | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,11 +261,14 @@ def _optax_loop(f, transformation, params0, tol, rtol, scale_of, max_iter):
     return state0, evaluate, body
 
 
-def _newton_loop(f, method: _Newton, params0, tol, rtol, scale_of, max_iter):
+def _newton_loop(f, method: _Newton, args, params0, tol, rtol, scale_of, max_iter):
     """Damped Newton: exact Hessian (eigen-modified), Armijo backtracking, final full step."""
     flat0, unravel = ravel_pytree(params0)
     f_flat = lambda theta: f(unravel(theta))  # noqa: E731
-    hessian = jax.hessian(f_flat)
+    if method.hessian is None:
+        hessian = jax.hessian(f_flat)
+    else:
+        hessian = lambda theta: method.hessian(unravel(theta), *args)  # noqa: E731
     eps = jnp.finfo(flat0.dtype).eps
 
     def direction(theta, grad_flat):
@@ -345,7 +351,7 @@ def _run(fun, method, params0, args, tol, rtol, loss_scale, max_iter):
         return jnp.maximum(jnp.abs(value), scale_floor)
 
     if isinstance(method, _Newton):
-        builder = functools.partial(_newton_loop, f, method)
+        builder = functools.partial(_newton_loop, f, method, args)
     else:
         builder = functools.partial(_optax_loop, f, method.transformation)
     state0, _, body = builder(params0, tol, rtol, scale_of, max_iter)
@@ -407,6 +413,7 @@ def minimize(
     fixed: Mapping[str, Any] | Iterable[str] | None = None,
     learning_rate: float | None = None,
     loss_scale: float = 0.0,
+    hessian: Callable[..., Any] | None = None,
 ) -> Solution:
     r"""Minimise ``fun(params, *args)`` over ``params`` in one compiled loop.
 
@@ -431,6 +438,11 @@ def minimize(
     learning_rate : for ``"adam"`` (default 0.01) and ``"sgd"`` (default 0.1).
     loss_scale : floor of the scale :math:`S` in the tests; default
         :math:`\epsilon |f(\theta_0)|`.
+    hessian : for ``solver="newton"`` only: ``hessian(params, *args)`` returning
+        the (p, p) Hessian in the order of ``jax.flatten_util.ravel_pytree``,
+        used instead of ``jax.hessian`` (for example :math:`X^\top W X` for a
+        GLM, accumulated over row chunks). Pass the same function object each
+        time to reuse the compiled loop.
 
     Returns
     -------
@@ -447,6 +459,12 @@ def minimize(
     if dtype not in DTYPES:
         raise SettingsError(f"unknown dtype {dtype!r}; valid dtypes are {list(DTYPES)}")
     method = _method(solver, learning_rate)
+    if hessian is not None:
+        if not isinstance(method, _Newton):
+            raise SettingsError("hessian= is used by solver='newton' only")
+        if fixed is not None:
+            raise SettingsError("hessian= and fixed= cannot be combined")
+        method = dataclasses.replace(method, hessian=hessian)
     name = solver if isinstance(solver, str) else "lbfgs"
     max_iter = DEFAULT_MAX_ITER.get(name, 1000) if max_iter is None else int(max_iter)
     if max_iter < 0:

@@ -286,3 +286,21 @@ def test_solution_is_immutable_and_readable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         sol.value = 0.0
     assert "converged" in repr(sol)
+
+
+def _logistic_hessian(p, x, y):
+    """Structured Hessian of the mean logistic loss: X^T diag(mu (1 - mu)) X / n."""
+    mu = 1 / (1 + jnp.exp(-(x @ p["beta"])))
+    return jnp.einsum("ni,n,nj->ij", x, mu * (1 - mu), x) / x.shape[0]
+
+
+def test_newton_with_a_structured_hessian_matches_autodiff_hessian():
+    problem = _logistic_problem()
+    auto = est.minimize(problem.fun, problem.params0, *problem.args, solver="newton")
+    structured = est.minimize(
+        problem.fun, problem.params0, *problem.args, solver="newton", hessian=_logistic_hessian
+    )
+    assert structured.converged and structured.n_iter == auto.n_iter
+    np.testing.assert_allclose(structured.params["beta"], auto.params["beta"], rtol=1e-12)
+    with pytest.raises(est.SettingsError, match="newton"):
+        est.minimize(problem.fun, problem.params0, *problem.args, hessian=_logistic_hessian)
