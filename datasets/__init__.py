@@ -9,9 +9,50 @@ values of the quantities an estimator should recover.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 
 import numpy as np
 import pandas as pd
+
+# --------------------------------------------------------------------------- shipped data
+# Each data set is data/NAME.csv with a provenance note data/NAME.md (source,
+# licence, columns, units). Adding a data set means adding those two files.
+
+
+def _data_files():
+    return resources.files(__name__).joinpath("data")
+
+
+def list_datasets() -> pd.DataFrame:
+    """The shipped data sets: name, title (first line of the note), rows and columns."""
+    rows = []
+    for csv in sorted(p for p in _data_files().iterdir() if p.name.endswith(".csv")):
+        name = csv.name.removesuffix(".csv")
+        frame = load_dataset(name)
+        title = describe_dataset(name).splitlines()[0].lstrip("# ").split(": ", 1)[-1]
+        rows.append({"name": name, "title": title, "rows": len(frame), "columns": list(frame)})
+    return pd.DataFrame(rows)
+
+
+def load_dataset(name: str) -> pd.DataFrame:
+    """Load a shipped data set as a DataFrame (see :func:`list_datasets`)."""
+    path = _data_files().joinpath(f"{name}.csv")
+    if not path.is_file():
+        available = sorted(
+            p.name.removesuffix(".csv") for p in _data_files().iterdir() if p.name.endswith(".csv")
+        )
+        raise KeyError(f"no data set named {name!r}; available: {available}")
+    with path.open("r") as handle:
+        return pd.read_csv(handle)
+
+
+def describe_dataset(name: str) -> str:
+    """The provenance note of a shipped data set: source, licence, columns, units."""
+    path = _data_files().joinpath(f"{name}.md")
+    if not path.is_file():
+        load_dataset(name)  # raises the KeyError listing the available names
+    return path.read_text()
+
 
 SEED_SAMPLE = (0.2898, 4.0190, 2.5984, 3.6664, 0.5830, 7.0064, 0.5180, 4.6814, 6.7381, 3.3146)
 
@@ -98,4 +139,13 @@ def contaminated_sample(
     )
 
 
-__all__ = ["Simulated", "contaminated_sample", "normal_sample", "seed_sample", "uniform_sample"]
+__all__ = [
+    "Simulated",
+    "contaminated_sample",
+    "describe_dataset",
+    "list_datasets",
+    "load_dataset",
+    "normal_sample",
+    "seed_sample",
+    "uniform_sample",
+]

@@ -49,3 +49,27 @@ def test_bad_generator_arguments():
         datasets.normal_sample(0)
     with pytest.raises(ValueError, match="fraction"):
         datasets.contaminated_sample(10, fraction=1.5)
+
+
+def test_every_shipped_data_set_loads_and_has_a_provenance_note():
+    table = datasets.list_datasets()
+    assert {"stackloss", "longley", "anes96", "randhie", "engel", "strikes", "michelson"} <= set(
+        table["name"]
+    )
+    for name in table["name"]:
+        frame = datasets.load_dataset(name)
+        assert len(frame) > 0 and frame.notna().all().all()
+        note = datasets.describe_dataset(name)
+        for word in ("Source", "Licence", "Rows"):
+            assert word in note, (name, word)
+
+
+def test_known_shapes_of_the_classics():
+    assert datasets.load_dataset("stackloss").shape == (21, 4)
+    assert datasets.load_dataset("longley").shape == (16, 7)
+    assert datasets.load_dataset("michelson")["speed"].mean() == pytest.approx(299.8524, abs=1e-10)
+
+
+def test_unknown_data_set_lists_the_available_ones():
+    with pytest.raises(KeyError, match="stackloss"):
+        datasets.load_dataset("iris")
