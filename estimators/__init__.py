@@ -5,7 +5,7 @@
 np.float64(3.0)
 """
 
-from . import autodiff, datasets, inference, losses
+from . import autodiff, datasets, distributions, families, inference, losses
 from .base import Estimator, NotFittedError, clone
 from .errors import (
     ConvergenceWarning,
@@ -15,13 +15,33 @@ from .errors import (
     InferenceWarning,
     SettingsError,
 )
-from .location import Mean
+from .glm import GLM, LogisticRegression, PerfectSeparationWarning, PoissonRegression
+from .likelihood import MaximumLikelihood, MEstimator
+from .location import Huber, Mean, Median, Quantile, TukeyBiweight
+from .regression import LinearRegression, Ridge
+from .scale import MAD, StandardDeviation
 from .solve import Solution, Status, minimize
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GLM",
+    "MAD",
     "ConvergenceWarning",
+    "Huber",
+    "LinearRegression",
+    "LogisticRegression",
+    "MEstimator",
+    "MaximumLikelihood",
+    "Median",
+    "PerfectSeparationWarning",
+    "PoissonRegression",
+    "Quantile",
+    "Ridge",
+    "StandardDeviation",
+    "TukeyBiweight",
+    "distributions",
+    "families",
     "DataError",
     "EstimationError",
     "Estimator",

@@ -11,6 +11,12 @@ MODULES = [
     "estimators.losses",
     "estimators.location",
     "estimators.solve",
+    "estimators.regression",
+    "estimators.glm",
+    "estimators.families",
+    "estimators.distributions",
+    "estimators.likelihood",
+    "estimators.scale",
 ]
 
 

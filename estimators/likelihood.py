@@ -1,0 +1,739 @@
+r"""Maximum likelihood and general M-estimation of a 1-D sample.
+
+:class:`MaximumLikelihood` minimises the mean negative log-likelihood of a named
+family (:mod:`estimators.distributions`) or of a user's own log-density;
+:class:`MEstimator` minimises the mean of a user's own per-observation loss:
+
+.. math::  \hat\theta = \arg\min_\theta \frac{\sum_i w_i\,\rho(x_i;\theta)}{\sum_i w_i},
+           \qquad \rho = -\log f \ \text{(maximum likelihood)}.
+
+Both run through :func:`estimators.minimize` on unconstrained parameters
+(constrained ones through the ``log`` / ``logit`` / ``softplus`` transforms of
+:data:`estimators.distributions.TRANSFORMS`) and report every result in the
+natural parameters.
+
+Inference
+---------
+Let :math:`H = \sum_i w_i \nabla^2_\theta \rho(x_i;\hat\theta)` (the observed
+information, for :math:`\rho = -\log f`) and :math:`B = \sum_i w_i\,\psi_i
+\psi_i^\top` with :math:`\psi_i = \nabla_\theta \rho(x_i;\hat\theta)`, both in
+the *natural* parameters at the optimum. Then
+
+- ``cov_type="hessian"``: :math:`H^{-1}`, the inverse observed information.
+  Default of :class:`MaximumLikelihood`, where it is the classical MLE
+  covariance. Because the gradient vanishes at the optimum it equals the delta
+  method applied to the inverse information of the unconstrained fit.
+- ``cov_type="sandwich"``: :math:`H^{-1} B H^{-1} = A^{-1} B_1 A^{-1}/n` with
+  :math:`A = H/n`, :math:`B_1 = B/n` (HC0, no small-sample correction). Default
+  of :class:`MEstimator`: for a general loss :math:`H^{-1}` is not a covariance
+  at all (it is one only when :math:`\rho` is a negative log-likelihood and the
+  model is right); for maximum likelihood it is the misspecification-robust
+  (quasi-MLE) covariance.
+
+``sample_weight`` are frequency weights: :math:`n = \sum_i w_i`. Statistics
+are z statistics (``df_resid_ = None``). Parameters held ``fixed`` are not
+estimated: their standard errors and covariances are NaN.
+
+Speed
+-----
+Families with sufficient statistics (normal, exponential, gamma, beta,
+lognormal, poisson, geometric) are fitted from a handful of weighted means, so
+each iteration is O(1) whatever n. Count data are collapsed to their distinct
+values (exact under frequency weights). Otherwise the data are padded with
+zero-weight rows to a power-of-two length (at least 1024), so that one compiled kernel serves
+every sample size in a bucket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .base import Estimator
+from .distributions import TRANSFORMS, Family, check_support, get_family, get_transform
+from .errors import ConvergenceWarning, DataError, InferenceWarning, SettingsError
+from .frame import Sample, as_sample
+from .location import center_and_scale
+from .losses import weighted_mean
+from .solve import DTYPES, default_tol, minimize, x64_context
+
+COV_TYPES = ("hessian", "sandwich")
+
+
+# --------------------------------------------------------------------------- the objective
+
+
+@dataclasses.dataclass(frozen=True)
+class _NegatedLogpdf:
+    """``-logpdf(params, x)``: the per-observation loss of maximum likelihood (hashable)."""
+
+    logpdf: Callable
+
+    def __call__(self, params, x):
+        return -self.logpdf(params, x)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Objective:
+    """The mean loss over unconstrained parameters; hashable, so a static jit argument.
+
+    ``data`` is ``{"x": values, "w": weights}`` (per observation) or, when
+    ``mean_nll`` is given, a dict of sufficient statistics.
+    """
+
+    names: tuple[str, ...]
+    transforms: tuple[str, ...]
+    per_obs: Callable
+    mean_nll: Callable | None = None
+
+    def natural(self, u: Mapping[str, Any]) -> dict[str, Any]:
+        pairs = zip(self.names, self.transforms, strict=True)
+        return {n: TRANSFORMS[t].to_natural(u[n]) for n, t in pairs}
+
+    def mean_loss(self, theta: Mapping[str, Any], data: Mapping[str, Any]) -> Any:
+        if self.mean_nll is not None:
+            return self.mean_nll(theta, data)
+        return weighted_mean(self.per_obs(theta, data["x"]), data["w"])
+
+    def __call__(self, u: Mapping[str, Any], data: Mapping[str, Any]) -> Any:
+        return self.mean_loss(self.natural(u), data)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """Free parameters (names and shapes) flattened into one vector, in reporting order."""
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+
+    def flatten(self, params: Mapping[str, Any]) -> Any:
+        return jnp.concatenate([jnp.ravel(jnp.asarray(params[n])) for n in self.names])
+
+    def unflatten(self, vector: Any) -> dict[str, Any]:
+        out, i = {}, 0
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            size = math.prod(shape)
+            out[name] = vector[i : i + size].reshape(shape)
+            i += size
+        return out
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "layout", "scores"))
+def _inference(objective, layout, u, data, rows, scores):
+    """Natural parameters at ``u``, and, over the free ones (``layout``), the Hessian of
+    the mean loss and (if ``scores``) B = sum_i w_i psi_i psi_i^T: one compiled call."""
+    theta = objective.natural(u)
+    fixed = {n: v for n, v in theta.items() if n not in layout.names}
+
+    def theta_of(vector):
+        return {**fixed, **layout.unflatten(vector)}
+
+    free = layout.flatten(theta)
+    hessian = jax.hessian(lambda v: objective.mean_loss(theta_of(v), data))(free)
+    if not scores:
+        return theta, hessian, None
+    psi = jax.jacfwd(lambda v: objective.per_obs(theta_of(v), rows["x"]))(free)
+    return theta, hessian, (psi * rows["w"][:, None]).T @ psi
+
+
+# --------------------------------------------------------------------------- data preparation
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scaling:
+    r"""Data coordinates :math:`c = (x - \mathrm{ref})/s`; ``units`` say how parameters map."""
+
+    ref: float = 0.0
+    scale: float = 1.0
+
+    def to_data(self, unit: str, value: float) -> float:
+        if unit == "location":
+            return self.ref + self.scale * value
+        if unit == "scale":
+            return self.scale * value
+        if unit == "log_location":
+            return value + math.log(self.scale)
+        return value
+
+    def to_scaled(self, unit: str, value: float) -> float:
+        if unit == "location":
+            return (value - self.ref) / self.scale
+        if unit == "scale":
+            return value / self.scale
+        if unit == "log_location":
+            return value - math.log(self.scale)
+        return value
+
+    def derivative(self, unit: str) -> float:
+        """d(data-unit parameter) / d(scaled parameter)."""
+        return self.scale if unit in ("location", "scale") else 1.0
+
+
+def _scaling(support: str, values: np.ndarray) -> _Scaling:
+    """Real data: midrange and power-of-two half-range; positive data: a power of two
+    between the smallest and largest value (exact divisions, no overflow); others: none."""
+    if support == "real":
+        ref, scale = center_and_scale(values)
+        return _Scaling(ref, scale)
+    if support == "positive":
+        # the geometric midpoint of min and max: no pass of logs over the data,
+        # and min/s, max/s stay normal numbers for any positive float64 sample
+        low, high = np.frexp(values.min())[1], np.frexp(values.max())[1]
+        return _Scaling(0.0, float(np.ldexp(1.0, (int(low) + int(high)) // 2)))
+    return _Scaling()
+
+
+# Small samples all share one compiled kernel: 1024 rows cost microseconds an
+# iteration, a compile costs about a second.
+_MIN_ROWS = 1024
+
+
+def _padded(values: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Pad to a power-of-two length (at least ``_MIN_ROWS``) with zero-weight copies
+    of the first value.
+
+    One compiled kernel then serves every n in the bucket; the copies are in the
+    support, so their (zero-weighted) loss is finite.
+    """
+    n = values.size
+    size = max(_MIN_ROWS, 1 << (n - 1).bit_length())
+    x = np.full(size, values[0])
+    w = np.zeros(size)
+    x[:n], w[:n] = values, weights
+    return {"x": x, "w": w}
+
+
+def _collapse(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values with their summed weights: the same weighted loss, fewer rows."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, np.bincount(inverse, weights=weights)
+
+
+# --------------------------------------------------------------------------- shared fitting
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """What a fit needs from the estimator's settings."""
+
+    names: tuple[str, ...]
+    transforms: tuple[str, ...]
+    units: tuple[str, ...]
+    per_obs: Callable
+    family: Family | None = None
+
+
+class _LossEstimator(Estimator):
+    """Fit pipeline shared by :class:`MaximumLikelihood` and :class:`MEstimator`."""
+
+    _likelihood = False  # MaximumLikelihood: llf_, aic_, bic_ and data-unit scaling
+
+    def fit(self, x: Any, sample_weight: Any = None) -> _LossEstimator:
+        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
+        self._check_settings()
+        spec = self._spec()
+        sample = as_sample(x, sample_weight=sample_weight, missing=self.missing)
+        family = spec.family
+        if family is not None:
+            check_support(family, sample.values, sample.weights, sample.name, sample.index)
+        values, weights = sample.values, sample.weights
+        if not np.all(weights > 0):  # zero-weight rows contribute nothing
+            keep = weights > 0
+            values, weights = values[keep], weights[keep]
+        scaling = _scaling(family.support, values) if family is not None else _Scaling()
+        c = values
+        if scaling.ref != 0.0 or scaling.scale != 1.0:
+            c = (values - scaling.ref) / scaling.scale
+        if family is not None and family.support == "count":
+            c, weights = _collapse(c, weights)
+
+        use_stats = family is not None and family.statistics is not None
+        stats = family.statistics(c, weights) if use_stats else None
+        theta0 = self._start(spec, scaling, c, weights, stats)
+        fixed = self._fixed(spec, scaling)
+        free = tuple(n for n in spec.names if n not in fixed)
+        u0 = {n: _to_unconstrained(spec, n, fixed.get(n, theta0[n])) for n in spec.names}
+        objective = _Objective(
+            spec.names, spec.transforms, spec.per_obs, family.mean_nll if use_stats else None
+        )
+        # Per-observation rows: the data of the fit, or, beside sufficient
+        # statistics, only for the sandwich's scores.
+        rows = _padded(c, weights) if not use_stats or self.cov_type == "sandwich" else None
+        data = stats if use_stats else rows
+        self._check_start(spec, objective, {**theta0, **fixed}, c, sample)
+
+        nobs = sample.nobs
+        solution = minimize(
+            objective,
+            u0,
+            data,
+            solver=self.solver,
+            tol=self._tolerance(nobs),
+            # the likelihood's test is absolute in |f| <= 1 (see _tolerance); a general
+            # loss's is relative to |f|, as minimize's default
+            loss_scale=1.0 if self._likelihood else 0.0,
+            max_iter=self.max_iter,
+            dtype=self.dtype,
+            learning_rate=self.learning_rate,
+            fixed={n: u0[n] for n in fixed} or None,
+        )
+        self._check_solution(solution)
+        free_shapes = tuple(np.shape(u0[n]) for n in free)
+        layout = _Layout(free, free_shapes)
+        theta_c, cov_c = self._covariance(objective, layout, solution.params, data, rows, nobs)
+        self._store(spec, scaling, theta_c, layout, cov_c, solution, sample, nobs)
+        if family is not None and family.check_estimate is not None:
+            self._check_estimate(family)
+        return self
+
+    def _check_estimate(self, family: Family) -> None:
+        """An estimate on the edge of the parameter space is not a maximum: flag it."""
+        reason = family.check_estimate(self.params_.to_dict())
+        if reason is not None:
+            self.converged_ = False
+            warnings.warn(
+                f"{type(self).__name__}({family.name!r}) did not reach a maximum: {reason}. "
+                "The estimate is flagged with converged_ = False.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # ------------------------------------------------------------ pieces
+    def _tolerance(self, nobs: float) -> float:
+        r"""``minimize``'s tolerance for ``tol`` in standard errors.
+
+        ``minimize`` stops when :math:`\lambda^2/2 \le t\,\max(|f|, L)`. For a
+        mean negative log-likelihood (``L = 1``) the distance to the optimum in
+        standard errors is :math:`\sqrt{n\lambda^2}` whatever the size of
+        :math:`f`, so :math:`t = \mathrm{tol}^2/(2n)` gives ``tol`` standard
+        errors while :math:`|f| \le 1` (in the scaled coordinates the mean
+        log-density is of order one). A general loss uses :class:`Mean`'s rule,
+        :math:`t = \mathrm{tol}^2/n` relative to :math:`|f|` (``L = 0``), exact
+        for losses on the scale of a residual variance.
+
+        The line searches cannot certify progress below the rounding noise of
+        the loss (log-gamma terms of size 20 that cancel to 1, for example, leave
+        noise of 1e-15), so ``t`` is floored at
+        :func:`estimators.solve.default_tol`; ``"newton"`` then takes one last
+        full step, which squares the remaining error.
+        """
+        t = self.tol**2 / (2.0 * nobs) if self._likelihood else self.tol**2 / nobs
+        return max(t, default_tol(self.dtype))
+
+    def _start(self, spec: _Spec, scaling: _Scaling, c, weights, stats) -> dict[str, Any]:
+        """Natural starting values in scaled coordinates: automatic, then ``params0``."""
+        start = dict(spec.family.start(c, weights, stats)) if spec.family is not None else {}
+        for name, value in (self.params0 or {}).items():
+            _check_domain(spec, name, value, "starting")
+            unit = spec.units[spec.names.index(name)]
+            start[name] = _scaled_value(scaling, unit, value)
+        return start
+
+    def _fixed(self, spec: _Spec, scaling: _Scaling) -> dict[str, Any]:
+        if self.fixed is None:
+            return {}
+        if isinstance(self.fixed, Mapping):
+            values = dict(self.fixed)
+        elif isinstance(self.fixed, Iterable) and not isinstance(self.fixed, str):
+            names = list(self.fixed)
+            missing = [n for n in names if n not in (self.params0 or {})]
+            if missing:
+                raise SettingsError(
+                    f"fixed={names} holds {missing} at their params0 values, but params0 "
+                    f"does not give them; pass fixed={{name: value}} instead"
+                )
+            values = {n: self.params0[n] for n in names}
+        else:
+            raise SettingsError(
+                f"fixed must be a dict {{name: value}} or a list of names, got {self.fixed!r}"
+            )
+        unknown = [n for n in values if n not in spec.names]
+        if unknown:
+            raise SettingsError(
+                f"fixed names {unknown} that are not parameters; the parameters are "
+                f"{list(spec.names)}"
+            )
+        if len(values) == len(spec.names):
+            raise SettingsError("fixed= holds every parameter fixed: nothing is left to estimate")
+        for name, value in values.items():
+            _check_domain(spec, name, value, "fixed")
+        units = dict(zip(spec.names, spec.units, strict=True))
+        return {n: _scaled_value(scaling, units[n], v) for n, v in values.items()}
+
+    def _check_start(self, spec, objective, theta0, c, sample: Sample) -> None:
+        """A loss that is not finite at the start, row by row, is a clear DataError."""
+        if spec.family is not None:
+            return  # support checked; automatic starts are in the interior
+        with x64_context(self.dtype):
+            theta = jax.tree.map(lambda v: jnp.asarray(v, self.dtype), theta0)
+            per_row = np.asarray(objective.per_obs(theta, jnp.asarray(c, self.dtype)))
+        if per_row.shape != c.shape:
+            raise SettingsError(
+                f"{self._what()} must return one value per observation: got shape "
+                f"{per_row.shape} for {c.size} observations"
+            )
+        bad = ~np.isfinite(per_row)
+        if bad.any():
+            labels = sample.index[sample.weights > 0][bad][:5]
+            raise DataError(
+                f"{self._what()} is NaN or infinite at params0 for {int(bad.sum())} of "
+                f"{c.size} rows of {sample.name} (rows {', '.join(map(repr, labels))}"
+                f"{', ...' if bad.sum() > 5 else ''}): check params0 and the support of the data"
+            )
+
+    def _covariance(self, objective, layout, u, data, rows, nobs):
+        """Natural parameters, and H^{-1} or H^{-1} B H^{-1} over the free ones (scaled)."""
+        sandwich = self.cov_type == "sandwich"
+        with x64_context(self.dtype):
+            cast = lambda a: jnp.asarray(a, jnp.dtype(self.dtype))  # noqa: E731
+            theta, hessian, meat = _inference(
+                objective,
+                layout,
+                jax.tree.map(cast, u),
+                jax.tree.map(cast, data),
+                jax.tree.map(cast, rows) if sandwich else None,
+                sandwich,
+            )
+            theta = {n: np.asarray(v, dtype=float) for n, v in theta.items()}
+        hessian = nobs * np.asarray(hessian, dtype=float)
+        p = hessian.shape[0]
+        if not np.all(np.isfinite(hessian)):
+            return theta, self._no_covariance(p, "the Hessian is not finite")
+        if np.any(np.linalg.eigvalsh(0.5 * (hessian + hessian.T)) <= 0):
+            return theta, self._no_covariance(
+                p, "the Hessian is not positive definite (not a strict minimum)"
+            )
+        bread = np.linalg.inv(hessian)
+        cov = bread @ np.asarray(meat, dtype=float) @ bread if sandwich else bread
+        return theta, 0.5 * (cov + cov.T)
+
+    def _no_covariance(self, p: int, why: str) -> np.ndarray:
+        warnings.warn(
+            f"{type(self).__name__}: {why} at the estimate, so standard errors are NaN",
+            InferenceWarning,
+            stacklevel=4,
+        )
+        return np.full((p, p), np.nan)
+
+    def _store(self, spec, scaling, theta_c, layout, cov_c, solution, sample, nobs) -> None:
+        units = dict(zip(spec.names, spec.units, strict=True))
+        labels, estimates, free_mask, factors = [], [], [], []
+        for name in spec.names:
+            value = np.asarray(theta_c[name], dtype=float)
+            flat = np.ravel(value)
+            is_free = name in layout.names
+            for j, v in enumerate(flat):
+                labels.append(name if value.ndim == 0 else f"{name}[{j}]")
+                estimates.append(scaling.to_data(units[name], float(v)))
+                free_mask.append(is_free)
+                if is_free:
+                    factors.append(scaling.derivative(units[name]))
+        d = np.asarray(factors)
+        cov = np.full((len(labels), len(labels)), np.nan)
+        free_index = np.flatnonzero(free_mask)
+        with np.errstate(over="ignore"):
+            cov[np.ix_(free_index, free_index)] = cov_c * np.outer(d, d)
+        std_errors = np.full(len(labels), np.nan)
+        std_errors[free_index] = d * np.sqrt(np.diag(cov_c))
+        # The mean loss of the data, in data units: log f_X(x) = log f_C(c) - log s.
+        shift = math.log(scaling.scale) if self._likelihood else 0.0
+        self._store_fit(
+            params=pd.Series(estimates, index=labels, name="estimate"),
+            cov=pd.DataFrame(cov, index=labels, columns=labels),
+            std_errors=std_errors,
+            solution=solution,
+            history=pd.DataFrame(
+                {"loss": solution.trace["loss"] + shift, "grad_norm": solution.trace["grad_norm"]}
+            ),
+            nobs=nobs,
+            df_resid=None,
+        )
+        self.n_dropped_ = sample.n_dropped
+        self.variable_ = sample.name
+        self.loss_ = solution.value + shift
+        if self._likelihood:
+            k = len(free_index)
+            self.llf_ = -nobs * self.loss_
+            self.aic_ = 2.0 * k - 2.0 * self.llf_
+            self.bic_ = k * math.log(nobs) - 2.0 * self.llf_
+
+    # ------------------------------------------------------------ settings
+    def _check_common_settings(self) -> None:
+        if self.dtype not in DTYPES:
+            raise SettingsError(f"unknown dtype {self.dtype!r}; valid dtypes are {list(DTYPES)}")
+        if not (isinstance(self.tol, int | float) and self.tol > 0):
+            raise SettingsError(f"tol must be a positive number, got {self.tol!r}")
+        if self.cov_type not in COV_TYPES:
+            raise SettingsError(
+                f"unknown cov_type {self.cov_type!r}; valid values are {list(COV_TYPES)}"
+            )
+
+    def _user_spec(self, per_obs: Callable) -> _Spec:
+        """Names and transforms of a user's ``params0`` / ``transforms``."""
+        if self.params0 is None or not isinstance(self.params0, Mapping) or not self.params0:
+            raise SettingsError(
+                f"{self._what()} needs params0, a dict of starting values by parameter name, "
+                "e.g. params0={'loc': 0.0, 'scale': 1.0}"
+            )
+        names = tuple(str(n) for n in self.params0)
+        transforms = dict(self.transforms or {})
+        unknown = [n for n in transforms if n not in names]
+        if unknown:
+            raise SettingsError(
+                f"transforms names {unknown} that are not in params0 ({list(names)})"
+            )
+        for t in transforms.values():
+            get_transform(t)
+        return _Spec(
+            names,
+            tuple(transforms.get(n, "identity") for n in names),
+            tuple("free" for _ in names),
+            per_obs,
+        )
+
+
+def _scaled_value(scaling: _Scaling, unit: str, value: Any) -> Any:
+    value = np.asarray(value, dtype=float)
+    if value.ndim == 0:
+        return scaling.to_scaled(unit, float(value))
+    return np.vectorize(lambda v: scaling.to_scaled(unit, v))(value)
+
+
+def _check_function(function: Any, name: str, signature: str) -> None:
+    """A user's function must be callable and hashable (it keys the compiled kernels)."""
+    if not callable(function):
+        raise SettingsError(f"{name} must be a function {signature}, got {function!r}")
+    try:
+        hash(function)
+    except TypeError:
+        raise SettingsError(
+            f"{name} must be hashable (a plain function, lambda or functools.partial), "
+            "because it keys the compiled solver"
+        ) from None
+
+
+def _check_domain(spec: _Spec, name: str, value: Any, role: str) -> None:
+    """A starting or fixed value (data units) outside its transform's domain is a SettingsError.
+
+    Rescaling the data keeps every value in its domain, so data units can be checked.
+    """
+    transform = TRANSFORMS[spec.transforms[spec.names.index(name)]]
+    array = np.asarray(value, dtype=float)
+    if not all(transform.valid(v) for v in np.ravel(array)):
+        raise SettingsError(
+            f"the {role} value of {name!r} is {array.tolist()!r}, outside its domain "
+            f"{transform.domain} ({transform.name} transform)"
+        )
+
+
+def _to_unconstrained(spec: _Spec, name: str, value: Any) -> np.ndarray:
+    transform = TRANSFORMS[spec.transforms[spec.names.index(name)]]
+    value = np.asarray(value, dtype=float)
+    return np.vectorize(transform.to_unconstrained, otypes=[float])(value).reshape(value.shape)
+
+
+# --------------------------------------------------------------------------- public estimators
+
+
+class MaximumLikelihood(_LossEstimator):
+    r"""Maximum likelihood fit of a distribution family, or of a user's own log-density.
+
+    .. math::  \hat\theta = \arg\max_\theta \sum_i w_i \log f(x_i;\theta)
+
+    ``MaximumLikelihood("gamma")`` fits one of the families of
+    :mod:`estimators.distributions` (normal, exponential, gamma, beta, weibull,
+    lognormal, student_t, poisson, negative_binomial, geometric; the module
+    docstring tabulates their parameters and scipy equivalents).
+    ``MaximumLikelihood(logpdf=f, params0={...})`` fits ``f(params, x)``, a JAX
+    function returning the log-density of each observation (element-wise in
+    ``x``), from the starting values ``params0`` (scalars or 1-D arrays).
+
+    Named families: data outside the support are a :class:`DataError`; the fit
+    runs in scaled coordinates (see :mod:`estimators.distributions`) from
+    closed-form or method-of-moments starts, through sufficient statistics where
+    the family has them; ``params0`` and ``fixed`` values are in data units.
+
+    Parameters
+    ----------
+    family : a family name, or a :class:`estimators.distributions.Family`.
+    logpdf : a user's log-density ``logpdf(params, x)`` instead of a family.
+    params0 : starting values by name; required with ``logpdf``, optional
+        overrides of the automatic starts for a family.
+    transforms : with ``logpdf``, ``{name: "log" | "softplus" | "logit" |
+        "identity"}``; parameters not named are unconstrained.
+    fixed : parameters held at a value, ``{name: value}`` (or a list of names
+        held at their ``params0``); they are not estimated (NaN standard errors)
+        and do not count in ``aic_`` / ``bic_``.
+    cov_type : ``"hessian"`` (default, inverse observed information) or
+        ``"sandwich"`` (robust; see the module docstring).
+    solver : ``"newton"`` (default: exact autodiff Hessian, few parameters),
+        ``"lbfgs"``, ``"adam"``, ``"sgd"`` or an optax transformation.
+    tol : accuracy in standard errors: the fit stops when the Newton decrement
+        says the estimate is within about ``tol`` standard errors of the exact
+        maximiser. Default ``1e-8``.
+    max_iter, learning_rate, dtype, missing : as for :class:`Mean`.
+
+    Attributes
+    ----------
+    params_, cov_, std_errors_, summary(), conf_int(), converged_, n_iter_ : as
+        for every estimator; natural parameters in data units.
+    history_ : mean negative log-likelihood (data units) and gradient norm (of
+        the optimiser's unconstrained, scaled parameters) per iteration.
+    llf_ : maximised log-likelihood; ``aic_`` :math:`= 2k - 2\ell`; ``bic_``
+        :math:`= k\log n - 2\ell` (k free parameters); ``nobs_`` :math:`=\sum w_i`;
+        ``loss_`` :math:`= -\ell/n`.
+    variable_, n_dropped_ : the sample's name and the rows dropped as missing.
+
+    Examples
+    --------
+    >>> fit = MaximumLikelihood("exponential").fit([1.0, 2.0, 6.0])
+    >>> round(float(fit.params_["scale"]), 12)
+    3.0
+    """
+
+    _likelihood = True
+
+    def __init__(
+        self,
+        family: str | Family | None = None,
+        *,
+        logpdf: Callable[..., Any] | None = None,
+        params0: Mapping[str, Any] | None = None,
+        transforms: Mapping[str, str] | None = None,
+        fixed: Mapping[str, Any] | Iterable[str] | None = None,
+        cov_type: str = "hessian",
+        solver: Any = "newton",
+        tol: float = 1e-8,
+        max_iter: int | None = None,
+        learning_rate: float | None = None,
+        dtype: str = "float64",
+        missing: str = "raise",
+    ):
+        self.family = family
+        self.logpdf = logpdf
+        self.params0 = params0
+        self.transforms = transforms
+        self.fixed = fixed
+        self.cov_type = cov_type
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.dtype = dtype
+        self.missing = missing
+
+    def _what(self) -> str:
+        return "logpdf" if self.logpdf is not None else f"the {self.family} family"
+
+    def _check_settings(self) -> None:
+        self._check_common_settings()
+        if (self.family is None) == (self.logpdf is None):
+            raise SettingsError(
+                "give exactly one of family (e.g. MaximumLikelihood('gamma')) or "
+                "logpdf=my_logpdf with params0={...}"
+            )
+        if self.logpdf is not None:
+            _check_function(self.logpdf, "logpdf", "logpdf(params, x)")
+
+    def _spec(self) -> _Spec:
+        if self.logpdf is not None:
+            return self._user_spec(_NegatedLogpdf(self.logpdf))
+        family = get_family(self.family)
+        if self.transforms:
+            raise SettingsError(
+                f"transforms= applies to logpdf=; the {family.name} family has its own "
+                f"({dict(zip(family.params, family.transforms, strict=True))})"
+            )
+        unknown = [n for n in (self.params0 or {}) if n not in family.params]
+        if unknown:
+            raise SettingsError(
+                f"params0 names {unknown} that are not parameters of the {family.name} "
+                f"family; its parameters are {list(family.params)}"
+            )
+        return _Spec(
+            family.params, family.transforms, family.units, _NegatedLogpdf(family.logpdf), family
+        )
+
+
+class MEstimator(_LossEstimator):
+    r"""The minimiser of a user's mean loss, with sandwich standard errors.
+
+    .. math::  \hat\theta = \arg\min_\theta \frac{\sum_i w_i\,\rho(x_i;\theta)}{\sum_i w_i},
+               \qquad \widehat{\mathrm{Cov}}(\hat\theta) = \frac1n A^{-1} B A^{-1}
+
+    with :math:`A` the mean Hessian and :math:`B` the mean outer product of the
+    per-observation gradients :math:`\psi_i = \nabla\rho(x_i;\hat\theta)`
+    (HC0; the default ``cov_type="sandwich"``). ``cov_type="hessian"`` gives
+    :math:`A^{-1}/n`, right only when :math:`\rho` is a negative log-likelihood.
+
+    Parameters
+    ----------
+    loss : ``loss(params, x)``, a JAX function returning the loss of each
+        observation (element-wise in ``x``).
+    params0 : starting values by name (scalars or 1-D arrays); required.
+    transforms, fixed, cov_type, solver, max_iter, learning_rate, dtype,
+    missing : as for :class:`MaximumLikelihood` (``cov_type`` defaults to
+        ``"sandwich"``).
+    tol : as for :class:`Mean`: the Newton decrement test relative to the loss,
+        ``tol**2 / n`` (``tol`` standard errors for losses on the scale of a
+        residual variance, such as squared or Huber deviations). Default ``1e-8``.
+
+    Attributes
+    ----------
+    As :class:`MaximumLikelihood`, with ``loss_`` (the minimised mean loss)
+    instead of ``llf_``, ``aic_``, ``bic_``.
+
+    Examples
+    --------
+    >>> fit = MEstimator(loss=lambda p, x: (x - p["m"]) ** 2, params0={"m": 0.0})
+    >>> round(float(fit.fit([1.0, 2.0, 6.0]).params_["m"]), 12)
+    3.0
+    """
+
+    def __init__(
+        self,
+        loss: Callable[..., Any] | None = None,
+        *,
+        params0: Mapping[str, Any] | None = None,
+        transforms: Mapping[str, str] | None = None,
+        fixed: Mapping[str, Any] | Iterable[str] | None = None,
+        cov_type: str = "sandwich",
+        solver: Any = "newton",
+        tol: float = 1e-8,
+        max_iter: int | None = None,
+        learning_rate: float | None = None,
+        dtype: str = "float64",
+        missing: str = "raise",
+    ):
+        self.loss = loss
+        self.params0 = params0
+        self.transforms = transforms
+        self.fixed = fixed
+        self.cov_type = cov_type
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.dtype = dtype
+        self.missing = missing
+
+    def _what(self) -> str:
+        return "loss"
+
+    def _check_settings(self) -> None:
+        self._check_common_settings()
+        if self.loss is None:
+            raise SettingsError("MEstimator needs loss=, a function loss(params, x)")
+        _check_function(self.loss, "loss", "loss(params, x)")
+
+    def _spec(self) -> _Spec:
+        return self._user_spec(self.loss)
