@@ -18,7 +18,9 @@ from .errors import (
 from .glm import GLM, LogisticRegression, PerfectSeparationWarning, PoissonRegression
 from .likelihood import MaximumLikelihood, MEstimator
 from .location import Huber, Mean, Median, Quantile, TukeyBiweight
+from .quantile import QuantileRegression
 from .regression import LinearRegression, Ridge
+from .robust import HuberRegression, TukeyRegression
 from .scale import MAD, StandardDeviation
 from .solve import Solution, Status, minimize
 
@@ -29,6 +31,9 @@ __all__ = [
     "MAD",
     "ConvergenceWarning",
     "Huber",
+    "HuberRegression",
+    "QuantileRegression",
+    "TukeyRegression",
     "LinearRegression",
     "LogisticRegression",
     "MEstimator",

@@ -17,6 +17,8 @@ MODULES = [
     "estimators.distributions",
     "estimators.likelihood",
     "estimators.scale",
+    "estimators.robust",
+    "estimators.quantile",
 ]
 
 

@@ -1,0 +1,302 @@
+"""QuantileRegression: the exact LP minimiser, statsmodels' standard errors, bad input.
+
+References, computed live in the tests:
+- scipy 1.17 ``linprog(method="highs")`` on the quantile-regression LP
+  (min q 1'u + (1-q) 1'v  s.t.  X b + u - v = y, u, v >= 0): the exact minimiser;
+- statsmodels 0.15 ``QuantReg(y, X).fit(q, max_iter=5000, p_tol=1e-12)`` (IRLS: an
+  approximation; its defaults vcov="robust", kernel="epa", bandwidth="hsheather").
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sparse
+import statsmodels.api as sm
+from estimators.datasets import load_dataset
+from scipy import integrate, stats
+from scipy.optimize import linprog
+
+from estimators.errors import ConvergenceWarning, InferenceWarning, SettingsError
+from estimators.quantile import QuantileRegression, quantreg_robust_cov, smoothed_pinball
+
+LEVELS = [0.1, 0.25, 0.5, 0.75, 0.9]
+DATA = {
+    "stackloss": ("stackloss", ["airflow", "watertemp", "acidconc"]),
+    "engel": ("foodexp", ["income"]),
+}
+
+
+def linprog_fit(X, y, q, weights=None):
+    """The LP solved by HiGHS: (coefficients, mean pinball loss)."""
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    n, p = X.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
+    cost = np.concatenate([np.zeros(p), q * w, (1 - q) * w])
+    constraints = sparse.hstack([sparse.csr_matrix(X), sparse.eye(n), -sparse.eye(n)])
+    bounds = [(None, None)] * p + [(0, None)] * (2 * n)
+    res = linprog(cost, A_eq=constraints, b_eq=y, bounds=bounds, method="highs")
+    assert res.status == 0
+    return res.x[:p], res.fun / w.sum()
+
+
+def mean_pinball(residual, q, weights=None):
+    residual = np.asarray(residual, float)
+    return np.average(residual * (q - (residual < 0)), weights=weights)
+
+
+def statsmodels_quantreg(X, y, q):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its IRLS iteration-limit and NaN-bandwidth warnings
+        return sm.QuantReg(np.asarray(y, float), X).fit(q=q, max_iter=5000, p_tol=1e-12)
+
+
+def with_constant(X):
+    return sm.add_constant(np.asarray(X, float), has_constant="add")
+
+
+def quiet_fit(model, X, y, **kwargs):
+    """Fit, ignoring the InferenceWarning of tiny samples at extreme q (tested separately)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InferenceWarning)
+        return model.fit(X, y, **kwargs)
+
+
+@pytest.fixture(scope="module", params=sorted(DATA))
+def dataset(request):
+    response, features = DATA[request.param]
+    df = load_dataset(request.param)
+    return request.param, df[features], df[response]
+
+
+@pytest.mark.parametrize("q", LEVELS)
+def test_matches_the_exact_lp_solution_and_beats_statsmodels_irls(dataset, q):
+    name, X, y = dataset
+    fit = quiet_fit(QuantileRegression(q=q), X, y)
+    assert fit.converged_  # optimality proven by the subgradient condition
+    exog = with_constant(X)
+    beta, value = linprog_fit(exog, y, q)
+    # These LPs have unique solutions, so the coefficients agree, not just the loss.
+    np.testing.assert_allclose(
+        fit.params_.to_numpy(), beta, rtol=1e-8, atol=1e-8 * np.abs(beta).max()
+    )
+    assert fit.loss_ == pytest.approx(value, rel=1e-8)
+    assert fit.loss_ == pytest.approx(mean_pinball(y - fit.predict(X), q), rel=1e-13)
+    irls = statsmodels_quantreg(exog, y, q)
+    assert fit.loss_ <= mean_pinball(y - exog @ irls.params, q) * (1 + 1e-12)
+    # The interpolated rows: p of them, residual exactly 0.
+    assert len(fit.basis_) == exog.shape[1]
+    assert (fit.residuals_.loc[fit.basis_] == 0).all()
+
+
+@pytest.mark.parametrize("name", sorted(DATA))
+def test_standard_errors_match_statsmodels_at_the_median(name):
+    response, features = DATA[name]
+    df = load_dataset(name)
+    fit = QuantileRegression(q=0.5).fit(df[features], df[response])
+    ref = statsmodels_quantreg(with_constant(df[features]), df[response], 0.5)
+    np.testing.assert_allclose(fit.std_errors_.to_numpy(), ref.bse, rtol=1e-4)
+    np.testing.assert_allclose(fit.cov_.to_numpy(), ref.cov_params(), rtol=1e-4)
+    assert fit.df_resid_ == ref.df_resid
+    np.testing.assert_allclose(fit.summary()["p_value"].to_numpy(), ref.pvalues, rtol=1e-3)
+
+
+@pytest.mark.parametrize("q", [0.1, 0.25, 0.75, 0.9])
+def test_away_from_the_median_the_only_difference_is_the_interpolated_rows(q):
+    """statsmodels' sandwich weights a row by q^2 (residual > 0) or (1-q)^2; its IRLS
+    leaves the p interpolated rows at about +-1e-7 with arbitrary signs, ours are 0.
+    (1) Our formula at statsmodels' residuals is statsmodels' covariance, to rounding;
+    (2) our residuals with those p rows given statsmodels' signs give its standard
+    errors to 1e-4. So the remaining gap (1-3% on engel) is those p rows alone."""
+    df = load_dataset("engel")
+    exog = with_constant(df[["income"]])
+    ref = statsmodels_quantreg(exog, df["foodexp"], q)
+    ones = np.ones(len(df))
+    own = quantreg_robust_cov(exog, df["foodexp"].to_numpy(), ref.resid, q, ones)
+    np.testing.assert_allclose(own, ref.cov_params(), rtol=1e-12)
+    fit = QuantileRegression(q=q).fit(df[["income"]], df["foodexp"])
+    residual = fit.residuals_.to_numpy().copy()
+    interpolated = residual == 0
+    assert interpolated.sum() == 2
+    residual[interpolated] = ref.resid[interpolated]
+    mixed = quantreg_robust_cov(exog, df["foodexp"].to_numpy(), residual, q, ones)
+    np.testing.assert_allclose(np.sqrt(np.diag(mixed)), ref.bse, rtol=1e-4)
+    np.testing.assert_allclose(
+        fit.cov_.to_numpy(),
+        quantreg_robust_cov(exog, df["foodexp"].to_numpy(), fit.residuals_.to_numpy(), q, ones),
+        rtol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("q", [0.1, 0.9])
+def test_small_sample_extreme_quantile_has_nan_errors_with_a_warning(q):
+    """n = 21 at q = 0.1: the Hall-Sheather bandwidth leaves (0, 1); statsmodels'
+    standard errors are NaN as well."""
+    df = load_dataset("stackloss")
+    X, y = df[DATA["stackloss"][1]], df["stackloss"]
+    with pytest.warns(InferenceWarning, match=r"bandwidth leaves \(0, 1\) at q=0.[19] with 21"):
+        fit = QuantileRegression(q=q).fit(X, y)
+    assert fit.std_errors_.isna().all()
+    assert np.isnan(statsmodels_quantreg(with_constant(X), y, q).bse).all()
+    assert fit.converged_ and np.isfinite(fit.params_).all()
+
+
+def outlier_data(n, seed, p=3):
+    """Heteroscedastic t(2) errors and 15% gross outliers: quantiles differ in slope."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = 1.0 + X @ np.linspace(0.5, -0.5, p) + rng.standard_t(2, n) * (1 + np.abs(X[:, 0]))
+    y[rng.random(n) < 0.15] += 50.0
+    return pd.DataFrame(X, columns=[f"x{j}" for j in range(p)]), pd.Series(y, name="y")
+
+
+@pytest.mark.parametrize("q", [0.05, 0.5, 0.95])
+def test_simulated_outliers_match_linprog(q):
+    X, y = outlier_data(500, seed=7)
+    fit = QuantileRegression(q=q).fit(X, y)
+    assert fit.converged_
+    beta, value = linprog_fit(with_constant(X), y, q)
+    np.testing.assert_allclose(fit.params_.to_numpy(), beta, rtol=1e-8, atol=1e-8)
+    assert fit.loss_ == pytest.approx(value, rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_degenerate_integer_data_reach_the_lp_minimum(seed):
+    """Integer data: many more than p residuals are exactly 0 at the optimum, and the
+    minimiser need not be unique; the loss must still be the LP's."""
+    rng = np.random.default_rng(100 + seed)
+    X = np.round(rng.normal(size=(30, 3)) * 2)
+    y = np.round(X @ np.array([1.0, -1.0, 0.0]) + 2 * rng.normal(size=30))
+    q = [0.2, 0.5, 0.5, 0.8][seed]
+    fit = quiet_fit(QuantileRegression(q=q), X, y)
+    assert fit.converged_
+    _, value = linprog_fit(with_constant(X), y, q)
+    assert fit.loss_ == pytest.approx(value, rel=1e-12)
+    assert (fit.residuals_ == 0).sum() >= 4
+
+
+def test_integer_weights_equal_repeated_rows_and_zero_weights_drop_rows():
+    df = load_dataset("stackloss")
+    X, y = df[DATA["stackloss"][1]], df["stackloss"]
+    counts = np.tile([1, 0, 2], 7)  # 21 rows repeated to 21, 7 of them left out
+    weighted = QuantileRegression(q=0.5).fit(X, y, sample_weight=counts)
+    repeated = QuantileRegression(q=0.5).fit(
+        X.loc[X.index.repeat(counts)], y.loc[y.index.repeat(counts)]
+    )
+    pd.testing.assert_series_equal(weighted.params_, repeated.params_, rtol=1e-10)
+    pd.testing.assert_series_equal(weighted.std_errors_, repeated.std_errors_, rtol=1e-10)
+    beta, value = linprog_fit(with_constant(X), y, 0.5, weights=counts)
+    assert weighted.loss_ == pytest.approx(value, rel=1e-12)
+    assert weighted.nobs_ == 21
+
+
+def test_the_smoothing_bandwidth_changes_the_path_not_the_answer():
+    df = load_dataset("engel")
+    X, y = df[["income"]], df["foodexp"]
+    default = QuantileRegression(q=0.25).fit(X, y)
+    for bandwidth in (0.01, 1000.0):
+        other = QuantileRegression(q=0.25, bandwidth=bandwidth).fit(X, y)
+        pd.testing.assert_series_equal(other.params_, default.params_, rtol=1e-12)
+
+
+def test_history_descends_to_a_zero_subgradient():
+    df = load_dataset("engel")
+    fit = QuantileRegression(q=0.1).fit(df[["income"]], df["foodexp"])
+    history = fit.history_
+    assert list(history.columns) == ["loss", "grad_norm", "stage"]
+    assert list(history["stage"].iloc[:2]) == ["ols", "smoothed"]
+    vertices = history[history["stage"] == "vertex"]
+    assert len(vertices) >= 2  # this fit needs at least one descent step
+    assert np.all(np.diff(vertices["loss"].to_numpy()) < 0)
+    assert history["grad_norm"].iloc[-1] <= 1e-12 < history["grad_norm"].iloc[-2]
+    assert history["loss"].iloc[-1] == fit.loss_
+    assert fit.n_iter_ == len(history) - 1
+
+
+def test_too_few_descent_steps_warn_and_flag_non_convergence():
+    df = load_dataset("engel")
+    X, y = df[["income"]], df["foodexp"]
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        fit = QuantileRegression(q=0.1, max_iter=0).fit(X, y)
+    assert fit.converged_ is False
+    assert fit.loss_ > QuantileRegression(q=0.1).fit(X, y).loss_
+
+
+def test_smoothed_pinball_is_the_gaussian_convolution_of_the_pinball_loss():
+    import jax
+
+    q, h = 0.3, 0.7
+    for r in (-2.0, -0.1, 0.0, 0.4, 3.0):
+        # Reference: E rho_q(r + hZ) by adaptive quadrature (scipy.integrate.quad).
+        expected = integrate.quad(
+            lambda z, r=r: (r + h * z) * (q - (r + h * z < 0)) * stats.norm.pdf(z),
+            -12,
+            12,
+            points=[-r / h],
+            epsabs=1e-13,
+        )[0]
+        with jax.enable_x64(True):
+            value = float(smoothed_pinball(r, q=q, h=h))
+            slope = float(jax.grad(lambda t: smoothed_pinball(t, q=q, h=h))(r))
+        assert value == pytest.approx(expected, rel=1e-10, abs=1e-13)
+        assert slope == pytest.approx(q - stats.norm.cdf(-r / h), rel=1e-12, abs=1e-15)
+
+
+def test_predict_and_names():
+    df = load_dataset("engel")
+    fit = QuantileRegression(q=0.9).fit(df[["income"]], df["foodexp"])
+    assert list(fit.params_.index) == ["Intercept", "income"]
+    new = pd.DataFrame({"income": [500.0, 1000.0]}, index=["a", "b"])
+    predicted = fit.predict(new)
+    assert list(predicted.index) == ["a", "b"]
+    expected = fit.params_["Intercept"] + fit.params_["income"] * new["income"]
+    np.testing.assert_allclose(predicted.to_numpy(), expected.to_numpy(), rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "settings, pattern",
+    [
+        ({"q": 0.0}, r"q must be a quantile level in \(0, 1\), got q=0.0"),
+        ({"q": 1}, r"got q=1"),
+        ({"q": -0.5}, r"got q=-0.5"),
+        ({"q": 1.5}, r"got q=1.5"),
+        ({"q": math.nan}, r"got q=nan"),
+        ({"q": "median"}, r"got q='median'"),
+        ({"bandwidth": -1.0}, r"bandwidth must be a positive number or None, got bandwidth=-1.0"),
+        ({"max_iter": -1}, r"max_iter must be an integer >= 0"),
+    ],
+)
+def test_bad_settings_are_settings_errors(settings, pattern):
+    with pytest.raises(SettingsError, match=pattern):
+        QuantileRegression(**settings).fit([[1.0], [2.0], [3.0]], [1.0, 2.0, 4.0])
+
+
+def test_settings_api_and_a_clean_fit_gives_no_warnings():
+    from sklearn.base import clone
+
+    model = QuantileRegression(q=0.75)
+    assert model.get_params() == {
+        "q": 0.75,
+        "fit_intercept": True,
+        "missing": "raise",
+        "bandwidth": None,
+        "max_iter": 1000,
+    }
+    assert repr(model) == "QuantileRegression(q=0.75)"
+    assert clone(model).get_params() == model.get_params()
+    df = load_dataset("engel")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.fit(df[["income"]], df["foodexp"]) is model
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import estimators.quantile
+
+    assert doctest.testmod(estimators.quantile).failed == 0
