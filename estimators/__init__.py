@@ -18,6 +18,7 @@ from .errors import (
 from .glm import GLM, LogisticRegression, PerfectSeparationWarning, PoissonRegression
 from .likelihood import MaximumLikelihood, MEstimator
 from .location import Huber, Mean, Median, Quantile, TukeyBiweight
+from .nonlinear import NonlinearLeastSquares
 from .quantile import QuantileRegression
 from .regression import LinearRegression, Ridge
 from .robust import HuberRegression, TukeyRegression
@@ -32,6 +33,7 @@ __all__ = [
     "ConvergenceWarning",
     "Huber",
     "HuberRegression",
+    "NonlinearLeastSquares",
     "QuantileRegression",
     "TukeyRegression",
     "LinearRegression",

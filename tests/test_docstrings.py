@@ -19,6 +19,7 @@ MODULES = [
     "estimators.scale",
     "estimators.robust",
     "estimators.quantile",
+    "estimators.nonlinear",
 ]
 
 
