@@ -103,20 +103,26 @@ class Estimator:
         self.nobs_ = nobs
         self.df_resid_ = df_resid
 
+    # What to suggest when a fit fails or does not converge; estimators whose
+    # solver is not minimize()'s (Levenberg-Marquardt, exact finishes) override it.
+    _failure_hint = (
+        "with solver='sgd' or 'adam' lower the learning_rate; otherwise check the scale "
+        "of the data or try solver='newton'"
+    )
+    _convergence_hint = "raise max_iter or use solver='newton'"
+
     def _check_solution(self, solution: Solution) -> None:
         """Raise on a failed fit (NaN / inf); warn, visibly, on non-convergence."""
         if solution.status == Status.NONFINITE:
             raise FitError(
                 f"{type(self).__name__} fit failed after {solution.n_iter} iterations: "
-                f"{solution.message}. Hint: with solver='sgd' or 'adam' lower the "
-                "learning_rate; otherwise check the scale of the data or try solver='newton'."
+                f"{solution.message}. Hint: {self._failure_hint}."
             )
         if not solution.converged:
             warnings.warn(
                 f"{type(self).__name__} did not converge ({solution.message}; "
                 f"{solution.n_iter} iterations, gradient norm {solution.grad_norm:.3g}). "
-                "The estimate is flagged with converged_ = False; raise max_iter or "
-                "use solver='newton'.",
+                f"The estimate is flagged with converged_ = False; {self._convergence_hint}.",
                 ConvergenceWarning,
                 stacklevel=4,
             )

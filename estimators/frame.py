@@ -33,13 +33,14 @@ class Sample:
         return float(self.weights.sum())
 
 
-def _rows(index: pd.Index, mask: np.ndarray, limit: int = 5) -> str:
+def format_rows(index: pd.Index, mask: np.ndarray, limit: int = 5) -> str:
+    """The first ``limit`` row labels where ``mask`` is true, for error messages."""
     labels = list(index[mask][:limit])
     more = ", ..." if mask.sum() > limit else ""
     return ", ".join(repr(label) for label in labels) + more
 
 
-def _as_float_vector(data: Any, name: str) -> tuple[np.ndarray, pd.Index]:
+def as_float_vector(data: Any, name: str) -> tuple[np.ndarray, pd.Index]:
     """Coerce to a 1-D float64 array, keeping the pandas index (or a RangeIndex)."""
     if isinstance(data, pd.DataFrame):
         if data.shape[1] != 1:
@@ -72,7 +73,7 @@ def _as_float_vector(data: Any, name: str) -> tuple[np.ndarray, pd.Index]:
         first = as_series[bad].iloc[0]
         raise DataError(
             f"{name} has {int(bad.sum())} non-numeric value(s) out of {len(raw)} rows "
-            f"(dtype {raw.dtype}; rows {_rows(index, bad)}; first value {first!r})"
+            f"(dtype {raw.dtype}; rows {format_rows(index, bad)}; first value {first!r})"
         )
     return coerced.to_numpy(dtype=np.float64), index
 
@@ -99,23 +100,23 @@ def as_sample(
     name = (
         str(data.name) if isinstance(data, pd.Series) and data.name is not None else default_name
     )
-    values, index = _as_float_vector(data, name)
+    values, index = as_float_vector(data, name)
     if values.size == 0:
         raise DataError(f"{name} is empty (0 rows): a sample needs at least one value")
 
     if sample_weight is None:
         weights = np.ones_like(values)
     else:
-        weights, _ = _as_float_vector(sample_weight, "sample_weight")
+        weights, _ = as_float_vector(sample_weight, "sample_weight")
         if weights.shape != values.shape:
             raise DataError(f"sample_weight has {weights.size} rows but {name} has {values.size}")
-        _check_weights(weights, index)
+        check_weights(weights, index)
 
     infinite = np.isinf(values)
     if infinite.any():
         raise DataError(
             f"{name} has {int(infinite.sum())} infinite value(s) out of {values.size} rows "
-            f"(rows {_rows(index, infinite)})"
+            f"(rows {format_rows(index, infinite)})"
         )
     nan = np.isnan(values)
     n_dropped = 0
@@ -123,7 +124,7 @@ def as_sample(
         if missing == "raise":
             raise DataError(
                 f"{name} has {int(nan.sum())} missing (NaN) value(s) out of {values.size} rows "
-                f"(rows {_rows(index, nan)}); pass missing='drop' to leave them out"
+                f"(rows {format_rows(index, nan)}); pass missing='drop' to leave them out"
             )
         n_dropped = int(nan.sum())
         keep = ~nan
@@ -135,18 +136,19 @@ def as_sample(
     return Sample(values, weights, name, index, n_dropped)
 
 
-def _check_weights(weights: np.ndarray, index: pd.Index) -> None:
+def check_weights(weights: np.ndarray, index: pd.Index) -> None:
+    """Sample weights must be finite and non-negative (DataError naming the rows)."""
     bad = ~np.isfinite(weights)
     if bad.any():
         raise DataError(
             f"sample_weight has {int(bad.sum())} NaN or infinite value(s) "
-            f"(rows {_rows(index, bad)})"
+            f"(rows {format_rows(index, bad)})"
         )
     negative = weights < 0
     if negative.any():
         raise DataError(
             f"sample_weight has {int(negative.sum())} negative value(s) "
-            f"(rows {_rows(index, negative)}); weights must be >= 0"
+            f"(rows {format_rows(index, negative)}); weights must be >= 0"
         )
 
 
@@ -181,8 +183,51 @@ class Design:
 INTERCEPT = "Intercept"  # formulaic's name for it, so formula and array fits agree
 
 
-def _as_float_matrix(X: Any) -> tuple[np.ndarray, list[str], pd.Index | None]:
-    """Coerce X to a float64 (n, k) array with column names; name non-numeric columns."""
+def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float64 array whose data start on a 64-byte boundary.
+
+    ``jax.device_put`` of a 64-byte-aligned C-contiguous array is zero-copy on
+    CPU; numpy's own allocations are only 16-byte aligned, which costs a full
+    copy of the design (PERFORMANCE.md, item 5).
+    """
+    n_bytes = int(np.prod(shape)) * 8
+    buffer = np.empty(n_bytes + 64, dtype=np.uint8)
+    offset = (-buffer.ctypes.data) % 64
+    return buffer[offset : offset + n_bytes].view(np.float64).reshape(shape)
+
+
+def _numeric_column(name: str, col: pd.Series) -> np.ndarray:
+    kind = col.dtype.kind
+    if kind in "biuf":
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind != "O":
+        raise DataError(
+            f"column {name!r} of X has dtype {col.dtype}, not numeric; encode it "
+            "as numbers or indicator columns"
+        )
+    coerced = pd.to_numeric(col, errors="coerce")
+    bad = (coerced.isna() & col.notna()).to_numpy()
+    if bad.any():
+        raise DataError(
+            f"column {name!r} of X is not numeric (dtype {col.dtype}): "
+            f"{int(bad.sum())} of {len(col)} rows are not numbers, the first "
+            f"{col[bad].iloc[0]!r} at row {col.index[bad][0]!r}; encode categorical "
+            "columns as numbers or indicator columns"
+        )
+    return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def as_float_matrix(
+    X: Any, *, leading_ones: bool = False
+) -> tuple[np.ndarray, list[str], pd.Index | None]:
+    """Coerce X to a float64 (n, k) array with column names; name non-numeric columns.
+
+    With ``leading_ones`` the result has an extra first column of ones (the
+    intercept), written into the same 64-byte-aligned buffer: the design is
+    copied exactly once. Returns the matrix, the column names of ``X`` and its
+    pandas index (``None`` for arrays).
+    """
+    lead = int(leading_ones)
     if isinstance(X, pd.Series):
         X = X.to_frame(name=X.name if X.name is not None else "x0")
     if isinstance(X, pd.DataFrame):
@@ -190,28 +235,11 @@ def _as_float_matrix(X: Any) -> tuple[np.ndarray, list[str], pd.Index | None]:
         if len(set(names)) != len(names):
             dupes = sorted({n for n in names if names.count(n) > 1})
             raise DataError(f"X has duplicated column names {dupes}")
-        columns = []
-        for name, col in X.items():
-            kind = col.dtype.kind
-            if kind in "biuf":
-                columns.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
-                continue
-            if kind != "O":
-                raise DataError(
-                    f"column {name!r} of X has dtype {col.dtype}, not numeric; encode it "
-                    "as numbers or indicator columns"
-                )
-            coerced = pd.to_numeric(col, errors="coerce")
-            bad = (coerced.isna() & col.notna()).to_numpy()
-            if bad.any():
-                raise DataError(
-                    f"column {name!r} of X is not numeric (dtype {col.dtype}): "
-                    f"{int(bad.sum())} of {len(col)} rows are not numbers, the first "
-                    f"{col[bad].iloc[0]!r} at row {col.index[bad][0]!r}; encode categorical "
-                    "columns as numbers or indicator columns"
-                )
-            columns.append(coerced.to_numpy(dtype=np.float64, na_value=np.nan))
-        matrix = np.column_stack(columns) if columns else np.empty((len(X), 0))
+        matrix = aligned_empty((len(X), len(names) + lead))
+        for j, (name, col) in enumerate(X.items()):
+            matrix[:, j + lead] = _numeric_column(str(name), col)
+        if lead:
+            matrix[:, 0] = 1.0
         return matrix, names, X.index
     try:
         raw = np.asarray(X)
@@ -223,8 +251,12 @@ def _as_float_matrix(X: Any) -> tuple[np.ndarray, list[str], pd.Index | None]:
         raise DataError(f"X must be 2-D (rows x columns), got shape {raw.shape}")
     if raw.dtype.kind not in "biuf":
         frame = pd.DataFrame(raw, columns=[f"x{j}" for j in range(raw.shape[1])])
-        return _as_float_matrix(frame.infer_objects())[:2] + (None,)
-    return raw.astype(np.float64), [f"x{j}" for j in range(raw.shape[1])], None
+        return as_float_matrix(frame.infer_objects(), leading_ones=leading_ones)[:2] + (None,)
+    matrix = aligned_empty((raw.shape[0], raw.shape[1] + lead))
+    matrix[:, lead:] = raw
+    if lead:
+        matrix[:, 0] = 1.0
+    return matrix, [f"x{j}" for j in range(raw.shape[1])], None
 
 
 def as_design(
@@ -247,9 +279,12 @@ def as_design(
         raise SettingsError(
             f"unknown missing={missing!r}; valid values are {list(MISSING_POLICIES)}"
         )
-    matrix, features, x_index = _as_float_matrix(X)
+    lead = int(fit_intercept)
+    matrix, features, x_index = as_float_matrix(X, leading_ones=fit_intercept)
+    if fit_intercept and INTERCEPT in features:
+        raise DataError(f"X already has a column named {INTERCEPT!r}; pass fit_intercept=False")
     response = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
-    y_values, y_index = _as_float_vector(y, response)
+    y_values, y_index = as_float_vector(y, response)
     n = matrix.shape[0]
     if y_values.size != n:
         raise DataError(f"X has {n} rows but {response} has {y_values.size}")
@@ -267,25 +302,26 @@ def as_design(
     if sample_weight is None:
         weights = np.ones(n)
     else:
-        weights, _ = _as_float_vector(sample_weight, "sample_weight")
+        weights, _ = as_float_vector(sample_weight, "sample_weight")
         if weights.size != n:
             raise DataError(f"sample_weight has {weights.size} rows but X has {n}")
-        _check_weights(weights, index)
+        check_weights(weights, index)
 
-    columns = {**{f: matrix[:, j] for j, f in enumerate(features)}, response: y_values}
-    infinite = {name: int(np.isinf(col).sum()) for name, col in columns.items()}
-    infinite = {k: v for k, v in infinite.items() if v}
-    if infinite:
-        raise DataError(f"infinite values in {_counts(infinite)}; remove or cap them")
-    nan_counts = {name: int(np.isnan(col).sum()) for name, col in columns.items()}
-    nan_counts = {k: v for k, v in nan_counts.items() if v}
     n_dropped = 0
-    if nan_counts:
+    # One pass decides the common case; per-column counts only when something is off.
+    if not (np.isfinite(matrix).all() and np.isfinite(y_values).all()):
+        columns = {**{f: matrix[:, j + lead] for j, f in enumerate(features)}, response: y_values}
+        infinite = {name: int(np.isinf(col).sum()) for name, col in columns.items()}
+        infinite = {k: v for k, v in infinite.items() if v}
+        if infinite:
+            raise DataError(f"infinite values in {_counts(infinite)}; remove or cap them")
+        nan_counts = {name: int(np.isnan(col).sum()) for name, col in columns.items()}
+        nan_counts = {k: v for k, v in nan_counts.items() if v}
         bad_rows = np.isnan(matrix).any(axis=1) | np.isnan(y_values)
         if missing == "raise":
             raise DataError(
                 f"{int(bad_rows.sum())} of {n} rows have missing (NaN) values "
-                f"({_counts(nan_counts)}; rows {_rows(index, bad_rows)}); "
+                f"({_counts(nan_counts)}; rows {format_rows(index, bad_rows)}); "
                 "pass missing='drop' to leave them out"
             )
         n_dropped = int(bad_rows.sum())
@@ -296,14 +332,7 @@ def as_design(
     if not weights.sum() > 0:
         raise DataError(f"sample_weight is zero for all {len(weights)} rows: nothing to fit")
 
-    names = list(features)
-    if fit_intercept:
-        if INTERCEPT in names:
-            raise DataError(
-                f"X already has a column named {INTERCEPT!r}; pass fit_intercept=False"
-            )
-        matrix = np.column_stack([np.ones(matrix.shape[0]), matrix])
-        names = [INTERCEPT, *names]
+    names = [INTERCEPT, *features] if fit_intercept else list(features)
     n_rows, p = matrix.shape
     if p == 0:
         raise DataError("the model has no parameters: X has no columns and fit_intercept=False")
@@ -323,7 +352,7 @@ def predict_matrix(X: Any, design: Design) -> tuple[np.ndarray, pd.Index]:
 
     Rows with missing values are kept (their predictions are NaN, R's na.exclude).
     """
-    matrix, names, index = _as_float_matrix(X)
+    matrix, names, index = as_float_matrix(X)
     if isinstance(X, pd.DataFrame):
         missing_cols = [f for f in design.features if f not in names]
         if missing_cols:
@@ -371,3 +400,10 @@ def _index_difference(a: pd.Index, b: pd.Index) -> str:
     if len(a) == len(b) and not len(only_a):
         return "same labels in a different order"
     return f"{len(only_a)} labels only in X, {len(only_b)} only in y"
+
+
+# Private spellings used before these helpers were public.
+_rows = format_rows
+_as_float_vector = as_float_vector
+_as_float_matrix = as_float_matrix
+_check_weights = check_weights

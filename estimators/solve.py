@@ -95,9 +95,9 @@ _MESSAGES = {
     Status.CONVERGED: "converged: the Newton decrement passed the tolerance",
     Status.LOSS_CHANGE: "converged: the relative change of the loss fell below rtol",
     Status.STALLED: (
-        "not converged: the last step did not move the parameters (the line search found "
-        "no lower loss) before the decrement test passed; the estimate is at the "
-        "floating-point floor of the loss, try solver='newton' or a looser tol"
+        "not converged: the last step did not move the parameters (no lower loss was "
+        "found along the search direction) before the convergence test passed; the "
+        "estimate is at the floating-point floor of the loss"
     ),
     Status.MAX_ITER: "not converged: reached max_iter before the convergence test passed",
     Status.NONFINITE: "failed: the loss or its gradient became NaN or infinite",
@@ -119,6 +119,10 @@ class Solution:
     decrement : the last Newton decrement :math:`\\lambda^2` (see module docs).
     trace : DataFrame indexed by iteration ``0..n_iter`` with columns
         ``loss`` and ``grad_norm`` (read from a buffer preallocated in the loop).
+    detail : optional solver-specific explanation of the status; when given it
+        is the ``message`` (solvers other than ``minimize``'s, such as
+        Levenberg-Marquardt or an exact vertex finish, say in their own terms
+        which test stopped them).
     """
 
     params: Any
@@ -128,6 +132,7 @@ class Solution:
     status: Status
     decrement: float
     trace: pd.DataFrame
+    detail: str | None = None
 
     @property
     def converged(self) -> bool:
@@ -135,7 +140,7 @@ class Solution:
 
     @property
     def message(self) -> str:
-        return _MESSAGES[self.status]
+        return self.detail if self.detail else _MESSAGES[self.status]
 
     def __repr__(self) -> str:
         return (
@@ -318,7 +323,13 @@ def _newton_loop(f, method: _Newton, args, params0, tol, rtol, scale_of, max_ite
             )
             params = unravel(theta + t * d)
             value, grad = jax.value_and_grad(f)(params)
-            worse = done & ~(value <= c.value + 4 * eps * jnp.abs(c.value))
+            # Keep the final step if the loss did not rise beyond rounding, or if it
+            # shrank the gradient: a loss made of large cancelling terms (log-gamma
+            # sums) has rounding noise well above eps * |f|, the gradient does not.
+            improved = (value <= c.value + 4 * eps * jnp.abs(c.value)) | (
+                optax.tree.norm(grad) < optax.tree.norm(c.grad)
+            )
+            worse = done & ~(improved & jnp.isfinite(value))
             params, value, grad = jax.tree.map(
                 lambda new, old: jnp.where(worse, old, new),
                 (params, value, grad),
