@@ -124,7 +124,7 @@ class Estimator:
                 f"{solution.n_iter} iterations, gradient norm {solution.grad_norm:.3g}). "
                 f"The estimate is flagged with converged_ = False; {self._convergence_hint}.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=3,  # the user's call to fit()
             )
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:

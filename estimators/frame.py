@@ -104,13 +104,7 @@ def as_sample(
     if values.size == 0:
         raise DataError(f"{name} is empty (0 rows): a sample needs at least one value")
 
-    if sample_weight is None:
-        weights = np.ones_like(values)
-    else:
-        weights, _ = as_float_vector(sample_weight, "sample_weight")
-        if weights.shape != values.shape:
-            raise DataError(f"sample_weight has {weights.size} rows but {name} has {values.size}")
-        check_weights(weights, index)
+    weights = as_weights(sample_weight, values.size, index, against=name)
 
     infinite = np.isinf(values)
     if infinite.any():
@@ -134,6 +128,17 @@ def as_sample(
     if not weights.sum() > 0:
         raise DataError(f"sample_weight is zero for all {values.size} rows: nothing to fit")
     return Sample(values, weights, name, index, n_dropped)
+
+
+def as_weights(sample_weight: Any, n: int, index: pd.Index, against: str = "X") -> np.ndarray:
+    """Validated sample weights for ``n`` rows (ones when ``sample_weight`` is None)."""
+    if sample_weight is None:
+        return np.ones(n)
+    weights, _ = as_float_vector(sample_weight, "sample_weight")
+    if weights.size != n:
+        raise DataError(f"sample_weight has {weights.size} rows but {against} has {n}")
+    check_weights(weights, index)
+    return weights
 
 
 def check_weights(weights: np.ndarray, index: pd.Index) -> None:
@@ -299,13 +304,7 @@ def as_design(
     if n == 0:
         raise DataError("X and y are empty (0 rows)")
 
-    if sample_weight is None:
-        weights = np.ones(n)
-    else:
-        weights, _ = as_float_vector(sample_weight, "sample_weight")
-        if weights.size != n:
-            raise DataError(f"sample_weight has {weights.size} rows but X has {n}")
-        check_weights(weights, index)
+    weights = as_weights(sample_weight, n, index)
 
     n_dropped = 0
     # One pass decides the common case; per-column counts only when something is off.
