@@ -20,7 +20,11 @@ from statsmodels.discrete.discrete_model import NegativeBinomial
 
 import estimators.families
 import estimators.glm
-from estimators.errors import ConvergenceWarning, DataError, SettingsError
+import estimators.glm_design
+import estimators.glm_inference
+import estimators.glm_kernels
+import estimators.separation
+from estimators.errors import ConvergenceWarning, DataError, FitError, SettingsError
 from estimators.glm import GLM, LogisticRegression, PerfectSeparationWarning, PoissonRegression
 
 RTOL = 1e-8  # params and standard errors vs statsmodels (observed: about 1e-13)
@@ -365,12 +369,64 @@ def test_estimator_api_and_prediction(anes):
 
 def test_max_iter_zero_is_a_flagged_non_converged_fit(anes):
     X, y = anes
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
+    with pytest.warns(ConvergenceWarning, match="did not converge") as caught:
         fitted = GLM("binomial", max_iter=0).fit(X, y)
     assert not fitted.converged_ and fitted.n_iter_ == 0
+    # GLM's own hint: it always runs Newton, so no advice about solvers
+    message = str(caught[0].message)
+    assert "raise max_iter, or loosen tol" in message and "solver" not in message
 
 
-@pytest.mark.parametrize("module", [estimators.glm, estimators.families])
+def test_non_finite_fit_is_a_fit_error_with_a_glm_hint():
+    # mu = 1/eta with y spanning 1e-300 .. 1e300: the gamma loss overflows at the start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # overflow and singular-information warnings on the way
+        with pytest.raises(FitError, match="Hint: look for extreme values") as raised:
+            GLM("gamma").fit(np.arange(6.0), [1e300, 1, 1e-300, 3, 1, 2])
+    assert "solver" not in str(raised.value)
+
+
+def test_predict_checks_offsets_and_exposures():
+    x, y = np.arange(6.0), [0, 1, 0, 3, 1, 0]
+    fitted = PoissonRegression().fit(x, y)
+    with pytest.raises(
+        DataError, match=r"exposure has 2 value\(s\) <= 0 out of 3 rows \(rows 0, 2\)"
+    ):
+        fitted.predict(np.arange(3.0), exposure=[0.0, 1.0, -2.0])
+    with pytest.raises(DataError, match="offset has 2 rows but X has 3"):
+        fitted.predict(np.arange(3.0), offset=[0.0, 1.0])
+    with pytest.raises(SettingsError, match="log link"):
+        GLM().fit(x, y).predict(np.arange(3.0), exposure=np.ones(3))
+    # exposure multiplies the predicted mean; a NaN exposure predicts NaN
+    base = fitted.predict(np.arange(3.0))
+    doubled = fitted.predict(np.arange(3.0), exposure=[2.0, 2.0, np.nan])
+    np.testing.assert_allclose(doubled[:2], 2 * base[:2], rtol=1e-14)  # log 2 and exp round
+    assert np.isnan(doubled[2])
+
+
+def test_thin_classes_share_settings_but_not_family():
+    for cls, family, link in [
+        (LogisticRegression, "binomial", "logit"),
+        (PoissonRegression, "poisson", "log"),
+    ]:
+        model = cls(max_iter=7)
+        assert "family" not in model.get_params() and model.get_params()["max_iter"] == 7
+        assert (model.family, model.link, model.alpha) == (family, link, None)
+        with pytest.raises(SettingsError, match="has no setting 'family'"):
+            model.set_params(family="gamma")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        estimators.glm,
+        estimators.families,
+        estimators.glm_kernels,
+        estimators.glm_design,
+        estimators.glm_inference,
+        estimators.separation,
+    ],
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -24,7 +24,8 @@ from estimators.errors import (
     InferenceWarning,
     SettingsError,
 )
-from estimators.nonlinear import NonlinearLeastSquares, _lm_jit
+from estimators.levenberg_marquardt import _lm_jit, levenberg_marquardt
+from estimators.nonlinear import NonlinearLeastSquares
 from estimators.solve import Status
 
 NIST_NONLINEAR = Path(__file__).parent / "data" / "nist" / "nonlinear"
@@ -304,6 +305,31 @@ def test_history_starts_at_params0_and_ends_at_the_estimate():
     assert fit.solution_.status == Status.CONVERGED
 
 
+def test_levenberg_marquardt_gives_the_solution_jacobian_and_rss_the_estimator_uses():
+    """The solver on its own: same kernel (decay_vector, 40 rows) as the estimator above.
+
+    Reference for the Jacobian and RSS: the hand-written derivatives of the decay
+    model and the residuals, evaluated in numpy at the estimate.
+    """
+    x, y = decay_data()
+    result = levenberg_marquardt(decay_vector, np.array([1.0, 1.0, 0.0]), x, y, np.ones(40))
+    solution = result.solution
+    fit = NonlinearLeastSquares(decay_vector, [1.0, 1.0, 0.0]).fit(x, y)
+    np.testing.assert_array_equal(solution.params, fit.params_.to_numpy())
+    assert solution.converged and solution.status == Status.CONVERGED
+    assert solution.detail.startswith("converged: ")
+    assert solution.message == solution.detail == fit.solution_.message
+    a, k, c = solution.params
+    e = np.exp(-k * x)
+    np.testing.assert_allclose(
+        result.jacobian, np.column_stack([e, -a * x * e, np.ones_like(x)]), rtol=1e-14, atol=0
+    )
+    assert result.rss == pytest.approx(np.sum((a * e + c - y) ** 2), rel=1e-12)
+    assert solution.value == pytest.approx(result.rss / 40, rel=1e-14)
+    with pytest.raises(SettingsError, match="gtol must be a number >= 0"):
+        levenberg_marquardt(decay_vector, np.ones(3), x, y, np.ones(40), gtol=-1e-15)
+
+
 def test_refits_with_the_same_model_and_shapes_reuse_the_compiled_kernel():
     x, y = decay_data()
     estimator = NonlinearLeastSquares(decay, START)
@@ -319,13 +345,14 @@ def test_refits_with_the_same_model_and_shapes_reuse_the_compiled_kernel():
 
 def test_non_convergence_warns_and_is_flagged():
     x, y = decay_data()
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
+    with pytest.warns(ConvergenceWarning, match="did not converge.*start from other params0"):
         fit = NonlinearLeastSquares(decay, START, max_iter=2)
         fit.fit(x, y)
     assert not fit.converged_
     assert fit.n_iter_ == 2
     assert fit.solution_.status == Status.MAX_ITER
     assert "max_iter" in fit.solution_.message
+    assert fit.solution_.detail == fit.solution_.message
 
 
 def test_model_nan_at_the_start_is_a_fit_error_with_a_hint():
@@ -334,6 +361,16 @@ def test_model_nan_at_the_start_is_a_fit_error_with_a_hint():
     model = lambda b, x: jnp.log(b[0] * x + b[1])  # noqa: E731
     with pytest.raises(FitError, match=r"NaN or infinite at params0 for 10 of 10 rows.*domain"):
         NonlinearLeastSquares(model, [-1.0, -1.0]).fit(x, y)
+
+
+def test_jacobian_infinite_at_the_start_is_a_fit_error_with_a_hint():
+    """sqrt(x - b1) is finite at x = b1 = 0 but its derivative in b1 is infinite there."""
+    x = np.linspace(0.0, 3.0, 10)
+    model = lambda b, x: b[0] * jnp.sqrt(x - b[1])  # noqa: E731
+    with pytest.raises(
+        FitError, match=r"after 0 iterations: failed: the model or its Jacobian.*model's domain"
+    ):
+        NonlinearLeastSquares(model, [1.0, 0.0]).fit(x, 2.0 * np.sqrt(x))
 
 
 def test_rank_deficient_model_warns_and_gives_nan_standard_errors():
