@@ -325,7 +325,9 @@ def as_design(
             )
         n_dropped = int(bad_rows.sum())
         keep = ~bad_rows
-        matrix, y_values, weights, index = matrix[keep], y_values[keep], weights[keep], index[keep]
+        kept = aligned_empty((int(keep.sum()), matrix.shape[1]))  # stay zero-copy for JAX
+        np.compress(keep, matrix, axis=0, out=kept)
+        matrix, y_values, weights, index = kept, y_values[keep], weights[keep], index[keep]
         if matrix.shape[0] == 0:
             raise DataError(f"no rows left: all {n_dropped} rows have missing (NaN) values")
     if not weights.sum() > 0:

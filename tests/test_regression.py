@@ -23,15 +23,12 @@ import pytest
 import statsmodels.api as sm
 from estimators.datasets import load_dataset
 
+from estimators import lstsq
 from estimators.errors import ConvergenceWarning, DataError, InferenceWarning, SettingsError
+from estimators.frame import aligned_empty, as_design
 from estimators.losses import squared_deviation, weighted_mean
-from estimators.regression import (
-    LinearRegression,
-    Ridge,
-    _augmented_residuals,
-    _two_prod,
-    _two_sum,
-)
+from estimators.lstsq import augmented_residuals, two_prod, two_sum
+from estimators.regression import LinearRegression, Ridge
 from estimators.solve import x64_context
 
 NIST_LINEAR = Path(__file__).parent / "data" / "nist" / "linear"
@@ -108,8 +105,8 @@ def test_double_double_products_are_exact_inside_jit_scan_and_fori():
     c = rng.normal(size=200)
 
     def fused(a, b, c):  # the product feeding an addition, the pattern LLVM contracts
-        hi, lo = _two_prod(a, b)
-        s, e = _two_sum(c, hi)
+        hi, lo = two_prod(a, b)
+        s, e = two_sum(c, hi)
         return s, e + lo
 
     def in_loop(a, b, c):
@@ -133,7 +130,7 @@ def test_augmented_residuals_are_the_exact_residuals_rounded_once():
     r = rng.normal(size=n) * 1e-3
     b = A @ x + r + rng.normal(size=n) * 1e-10  # f = b - r - A x cancels 13 digits
     with x64_context("float64"):
-        f, g = jax.jit(_augmented_residuals, static_argnums=4)(A, b, r, x, 16)
+        f, g = jax.jit(augmented_residuals, static_argnums=4)(A, b, r, x, 16)
     dd_unit = Fraction(2) ** -104  # double-double precision, with a little room
     for i in range(n):
         terms = [Fraction(b[i]), -Fraction(r[i])]
@@ -320,6 +317,72 @@ def test_ill_conditioned_large_design_takes_the_accurate_path():
     forced = LinearRegression(tol=1.0).fit(X, y)
     assert forced.path_ == "normal_equations"
     assert min(lre(a, b) for a, b in zip(forced.params_, exact, strict=True)) < 8
+
+
+@pytest.mark.parametrize("unit_weights", [True, False])
+def test_weighted_gram_sums_every_block_and_the_remainder(unit_weights):
+    """Blocks of ROW_BLOCK rows and a shorter last one: every row counted once."""
+    rng = np.random.default_rng(4)
+    n = 2 * lstsq.ROW_BLOCK + 37
+    X, y = rng.normal(size=(n, 3)), rng.normal(size=n)
+    w = np.ones(n) if unit_weights else weights_for(n)
+    with x64_context("float64"):
+        gram = jax.jit(lstsq.weighted_gram, static_argnames="unit_weights")
+        G = np.asarray(gram(X, y, w, unit_weights=unit_weights))
+    Z = np.column_stack([X, y])
+    np.testing.assert_allclose(G, (Z * w[:, None]).T @ Z, rtol=1e-13)  # numpy's GEMM
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fast_path_reads_an_aligned_design_in_place(weighted, monkeypatch):
+    """as_design hands over a 64-byte-aligned X; the fast path must not copy it."""
+    seen = []
+    kernel = lstsq.normal_equations
+
+    def spy(X, *args, **kwargs):
+        seen.append(X.unsafe_buffer_pointer())
+        return kernel(X, *args, **kwargs)
+
+    monkeypatch.setattr(lstsq, "normal_equations", spy)
+    frame, y, w = large_problem(weighted=weighted)
+    X = aligned_empty((LARGE, 4))
+    X[:, 0], X[:, 1:] = 1.0, frame.to_numpy()
+    w = np.ones(LARGE) if w is None else w
+    out = lstsq.solve_least_squares(X, y.to_numpy(), w)
+    assert out.path == "normal_equations"
+    assert seen == [X.ctypes.data]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fast_path_with_a_ridge_penalty_agrees_with_the_accurate_path(weighted):
+    X, y, w = large_problem(weighted=weighted)
+    design = as_design(X, y, sample_weight=w)
+    args = (design.X, design.y, design.weights)
+    settings = {"alpha": 50.0, "penalised": np.array([0.0, 1.0, 1.0, 1.0])}
+    fast = lstsq.solve_least_squares(*args, **settings)
+    accurate = lstsq.solve_least_squares(*args, **settings, tol=0)
+    assert fast.path == "normal_equations" and accurate.path == "qr_refined"
+    np.testing.assert_allclose(fast.coef, accurate.coef, rtol=1e-12)
+    assert fast.rss == pytest.approx(accurate.rss, rel=1e-12)
+
+
+def test_direct_solver_says_why_it_stopped(stackloss):
+    X, y = stackloss
+    assert (
+        LinearRegression().fit(X, y).solution_.message.startswith("converged: Householder QR and")
+    )
+    fast = LinearRegression().fit(*large_problem()[:2])
+    assert fast.solution_.message.startswith("converged: normal equations")
+    # a stop short of tol explains itself in the solver's terms, with a hint that fits it
+    Xf, yf, _, _ = nist_problem("Filip")
+    with pytest.warns(ConvergenceWarning) as record:
+        LinearRegression(max_iter=0).fit(Xf, yf)
+    message = str(record[0].message)
+    assert "max_iter=0 refinement step(s) ran out" in message
+    assert "nearly rank deficient" in message
+    assert "learning_rate" not in message and "line search" not in message
+    with pytest.warns(ConvergenceWarning, match="use the direct solver='qr'"):
+        LinearRegression(solver="lbfgs", tol=1e-30).fit(X, y, sample_weight=np.ones(21))
 
 
 # --------------------------------------------------------------------------- solvers
@@ -536,3 +599,5 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(estimators.regression, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4 and result.failed == 0
+    result = doctest.testmod(lstsq, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 5 and result.failed == 0
