@@ -40,8 +40,8 @@ Families with sufficient statistics (normal, exponential, gamma, beta,
 lognormal, poisson, geometric) are fitted from a handful of weighted means, so
 each iteration is O(1) whatever n. Count data are collapsed to their distinct
 values (exact under frequency weights). Otherwise the data are padded with
-zero-weight rows to a power-of-two length (at least 1024), so that one compiled kernel serves
-every sample size in a bucket.
+zero-weight rows to a size bucket (:func:`estimators.numerics.bucket_size`), so
+that one compiled kernel serves every sample size in a bucket.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ from .base import Estimator
 from .distributions import TRANSFORMS, Family, check_support, get_family, get_transform
 from .errors import ConvergenceWarning, DataError, InferenceWarning, SettingsError
 from .frame import Sample, as_sample
-from .location import center_and_scale
 from .losses import weighted_mean
+from .numerics import center_and_scale, pad_rows
 from .solve import DTYPES, default_tol, minimize, x64_context
 
 COV_TYPES = ("hessian", "sandwich")
@@ -192,23 +192,15 @@ def _scaling(support: str, values: np.ndarray) -> _Scaling:
     return _Scaling()
 
 
-# Small samples all share one compiled kernel: 1024 rows cost microseconds an
-# iteration, a compile costs about a second.
-_MIN_ROWS = 1024
-
-
 def _padded(values: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """Pad to a power-of-two length (at least ``_MIN_ROWS``) with zero-weight copies
-    of the first value.
+    """Pad to the bucket length of :func:`estimators.numerics.bucket_size` with
+    zero-weight copies of the first value.
 
     One compiled kernel then serves every n in the bucket; the copies are in the
     support, so their (zero-weighted) loss is finite.
     """
-    n = values.size
-    size = max(_MIN_ROWS, 1 << (n - 1).bit_length())
-    x = np.full(size, values[0])
-    w = np.zeros(size)
-    x[:n], w[:n] = values, weights
+    (x,) = pad_rows(values, fill=values[0])
+    (w,) = pad_rows(weights)
     return {"x": x, "w": w}
 
 

@@ -15,7 +15,8 @@ minimiser is a vertex of the linear programme: a :math:`\beta` that interpolates
               = r\,\big(q - \Phi(-r/h)\big) + h\,\varphi(r/h),
               \qquad \ell_h'(r) = q - \Phi(-r/h), \quad \ell_h''(r) = \varphi(r/h)/h,
 
-   is smooth and strictly convex; :func:`estimators.minimize` minimises its mean
+   is smooth and strictly convex (:func:`estimators.losses.smoothed_pinball`);
+   :func:`estimators.minimize` minimises its mean
    with ``solver="newton"`` and the structured Hessian
    :math:`X^\top\operatorname{diag}(w_i\,\ell_h''(r_i))X/\sum w`, starting from OLS.
    Default :math:`h = \max\{0.05,\ ((\log n + p)/n)^{2/5}\}\,\hat\sigma` (conquer's
@@ -73,20 +74,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from jax import Array
-from jax.scipy.special import erfc
-from jax.typing import ArrayLike
 from scipy import stats
 from scipy.optimize import lsq_linear
 
 from .base import FitResult, RegressionEstimator
-from .errors import DataError, FitError, InferenceWarning, SettingsError
-from .frame import Design, collinear_columns
-from .losses import weighted_mean
-from .robust import MAD_NORMAL, pad_rows, power_of_two_scale
+from .errors import FitError, InferenceWarning, SettingsError
+from .frame import Design
+from .losses import smoothed_pinball, weighted_mean
+from .numerics import (
+    epanechnikov_density,
+    hall_sheather,
+    mad_about,
+    pad_rows,
+    power_of_two_scale,
+    weighted_least_squares,
+    weighted_median,
+    weighted_percentile,
+)
 from .solve import Solution, Status, minimize
-
-_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 # A residual counts as zero (the row is interpolated) below this multiple of the
 # size of the terms it is computed from (at least max |y|): well above the rounding
@@ -95,24 +100,6 @@ ZERO_RESIDUAL = 1e-11
 # The minimum-norm subgradient of the mean loss counts as zero below this (its terms
 # are w_i x_i / sum(w) with |x_i| <= 1 after scaling, so rounding leaves ~1e-16).
 ZERO_SUBGRADIENT = 1e-10
-
-
-def smoothed_pinball(residual: ArrayLike, *, q: float, h: float) -> Array:
-    r"""The pinball loss convolved with a Gaussian kernel of bandwidth :math:`h > 0`.
-
-    .. math::  \ell_h(r) = \operatorname{E}\rho_q(r + hZ) = r\,(q - \Phi(-r/h)) + h\,\varphi(r/h)
-
-    Smooth and strictly convex, within :math:`h\varphi(0) \approx 0.4h` of the
-    pinball loss, and equal to it up to :math:`O(h\,e^{-r^2/2h^2})` for
-    :math:`|r| \gg h` ("conquer", He, Pan, Tan and Zhou 2021).
-
-    >>> [round(v, 6) for v in smoothed_pinball(jnp.array([-1.0, 0.0, 2.0]), q=0.9, h=0.1).tolist()]
-    [0.1, 0.039894, 1.8]
-    """
-    residual = jnp.asarray(residual)
-    u = residual / h
-    lower_tail = 0.5 * erfc(u / math.sqrt(2.0))  # Phi(-u)
-    return residual * (q - lower_tail) + h * jnp.exp(-0.5 * u * u) / _SQRT_2PI
 
 
 def _smoothed_objective(params, X, y, w, q, h):
@@ -315,33 +302,6 @@ def exact_quantile_fit(
 # --------------------------------------------------------------------------- inference
 
 
-def _hall_sheather(n: float, q: float, alpha: float = 0.05) -> float:
-    z = stats.norm.ppf(q)
-    return float(
-        n ** (-1 / 3)
-        * stats.norm.ppf(1 - alpha / 2) ** (2 / 3)
-        * (1.5 * stats.norm.pdf(z) ** 2 / (2 * z**2 + 1)) ** (1 / 3)
-    )
-
-
-def weighted_percentile(values: np.ndarray, percent: float, weights: np.ndarray) -> float:
-    """``np.percentile`` (linear interpolation) of the sample with row i repeated w_i times."""
-    if np.all(weights == 1):
-        return float(np.percentile(values, percent))
-    keep = weights > 0
-    values, weights = values[keep], weights[keep]
-    order = np.argsort(values, kind="stable")
-    sorted_values, cumulative = values[order], np.cumsum(weights[order])
-    position = (cumulative[-1] - 1) * percent / 100.0
-    low = math.floor(position)
-
-    def element(k):  # the k-th (0-based) value of the repeated, sorted sample
-        index = np.searchsorted(cumulative, k, side="right")
-        return sorted_values[min(index, len(sorted_values) - 1)]
-
-    return float(element(low) + (position - low) * (element(low + 1) - element(low)))
-
-
 def quantreg_robust_cov(
     X: np.ndarray, y: np.ndarray, residual: np.ndarray, q: float, weights: np.ndarray
 ) -> np.ndarray:
@@ -355,14 +315,12 @@ def quantreg_robust_cov(
     mean_y = np.sum(weights * y) / n
     sd_y = math.sqrt(np.sum(weights * (y - mean_y) ** 2) / n)
     iqr = weighted_percentile(residual, 75, weights) - weighted_percentile(residual, 25, weights)
-    h_q = _hall_sheather(n, q)
+    h_q = hall_sheather(n, q)
     with np.errstate(invalid="ignore"):
         spread = stats.norm.ppf(q + h_q) - stats.norm.ppf(q - h_q)
     h = min(sd_y, iqr / 1.34) * spread
+    density = epanechnikov_density(residual, weights, h)
     with np.errstate(divide="ignore", invalid="ignore"):
-        u = residual / h
-        kernel = 0.75 * (1 - u**2) * (np.abs(u) <= 1)
-        density = float(np.sum(weights * kernel)) / (n * h)
         d = np.where(residual > 0, (q / density) ** 2, ((1 - q) / density) ** 2)
     xtx_inv = np.linalg.pinv((X * weights[:, None]).T @ X)
     xtdx = (X * (weights * d)[:, None]).T @ X
@@ -464,7 +422,7 @@ class QuantileRegression(RegressionEstimator):
             residual, zero = lp.zero_rows(beta)
             record(stage, _pinball_mean(residual, w, q), lp.min_norm_subgradient(residual, zero))
 
-        beta = _least_squares(X, y, w, design.names)
+        beta = weighted_least_squares(X, y, w, design.names)
         record_point("ols", beta)
         smoothed = self._smoothed_fit(X, y, w, q, beta, y_scale)
         if np.all(np.isfinite(smoothed.params["beta"])):  # else start the descent from OLS
@@ -512,7 +470,7 @@ class QuantileRegression(RegressionEstimator):
         n, p = float(np.sum(w)), X.shape[1]
         residual = y - X @ beta
         if self.bandwidth is None:
-            sigma = _weighted_mad(residual, w)
+            sigma = mad_about(residual, w, center=weighted_median(residual, w))
             if not sigma > 0:
                 sigma = float(np.max(np.abs(residual))) or 1.0
             h = max(0.05, ((math.log(max(n, 2.0)) + p) / n) ** 0.4) * sigma
@@ -551,22 +509,6 @@ class QuantileRegression(RegressionEstimator):
             )
             cov = np.full((p, p), np.nan)
         return cov, df_resid
-
-
-def _weighted_mad(residual: np.ndarray, w: np.ndarray) -> float:
-    center = weighted_percentile(residual, 50, w)
-    return weighted_percentile(np.abs(residual - center), 50, w) / MAD_NORMAL
-
-
-def _least_squares(X, y, w, names):
-    root = np.sqrt(w)
-    beta, _, rank, _ = np.linalg.lstsq(X * root[:, None], y * root, rcond=None)
-    if rank < X.shape[1]:
-        raise DataError(
-            f"the design is singular: column(s) {collinear_columns(X, names)} are linear "
-            "combinations of the others; drop them"
-        )
-    return beta
 
 
 __all__ = ["QuantileRegression", "smoothed_pinball", "quantreg_robust_cov"]

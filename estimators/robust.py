@@ -66,53 +66,30 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from jax import Array
-from jax.typing import ArrayLike
-from scipy import stats
 
 from .base import FitResult, RegressionEstimator
 from .errors import DataError, InferenceWarning, SettingsError
-from .frame import Design, collinear_columns
-from .losses import huber, weighted_mean
-from .solve import Solution, Status, minimize, x64_context
+from .frame import Design
+from .losses import huber, loss_derivatives, tukey_biweight, weighted_mean
+from .numerics import mad_about, pad_rows, power_of_two_scale, weighted_least_squares
+from .solve import Solution, Status, minimize
 
 # The IRLS phase hands over to Newton once the scale and the coefficients move by
 # less than this (relative scale, standard errors) per step: by then the iteration is
 # in the basin of statsmodels' fixed point, which matters for Tukey's non-convex loss.
 SETTLED = 1e-5
 
-# Phi^{-1}(3/4): the MAD of a standard normal sample, statsmodels' GAUSSIAN_3_4.
-MAD_NORMAL = float(stats.norm.ppf(0.75))
-
-
-def tukey_biweight(residual: ArrayLike, *, c: float) -> Array:
-    r"""Tukey's biweight (bisquare) loss with threshold :math:`c > 0`.
-
-    .. math::  \rho_c(r) = \frac{c^2}{6}\Big(1 - \big(1 - \min(r^2/c^2, 1)\big)^3\Big)
-
-    Redescending: :math:`\psi(r) = r(1 - r^2/c^2)^2` for :math:`|r| \le c` and 0
-    beyond, so gross outliers get no weight at all. The ``min`` makes the
-    constant tail without a branch; :math:`\rho`, :math:`\psi` and :math:`\psi'`
-    are all continuous at :math:`|r| = c`.
-
-    >>> [round(v, 4) for v in tukey_biweight(jnp.array([0.0, 1.0, 9.0]), c=4.685).tolist()]
-    [0.0, 0.4776, 3.6582]
-    """
-    u2 = jnp.minimum(jnp.square(jnp.asarray(residual) / c), 1.0)
-    return c * c / 6.0 * (1.0 - (1.0 - u2) ** 3)
-
-
 # --------------------------------------------------------------------------- kernels
-# One objective / Hessian / derivative kernel per loss, built once at import so the
-# engine's compiled loop (keyed on the function objects) is reused across fits.
+# One objective / Hessian kernel per loss, built once at import so the engine's
+# compiled loop (keyed on the function objects) is reused across fits.
 
 
 class _Kernels:
     """The pure array functions of one M-estimator family (loss ``rho(r, *, c)``)."""
 
     def __init__(self, rho: Callable[..., Array]):
-        # psi and psi' by autodiff of rho. At a kink of psi (Huber's |z| = c exactly)
-        # JAX's derivative of min() splits the tie (psi' = 0.75 there; statsmodels
-        # takes 1): a set of measure zero that real residuals do not hit.
+        # psi and psi' by autodiff of rho (Huber's loss defines them by custom_jvp:
+        # psi' = 1 on |z| <= c, as statsmodels).
         scalar = lambda z, c: rho(z, c=c)  # noqa: E731
         self.psi = jax.vmap(jax.grad(scalar), in_axes=(0, None))
         self.psi_deriv = jax.vmap(jax.grad(jax.grad(scalar)), in_axes=(0, None))
@@ -137,70 +114,12 @@ class _Kernels:
 
         self.objective = objective
         self.hessian = hessian
-        self.derivatives = jax.jit(
-            lambda z, c: (rho(z, c=c), self.psi(z, c), self.psi_deriv(z, c))
-        )
 
 
 KERNELS = {"huber": _Kernels(huber), "tukey": _Kernels(tukey_biweight)}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def power_of_two_scale(values: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """The power of two just above ``max |values|`` (1 where all are 0).
-
-    Dividing by a power of two is exact in floating point.
-    """
-    top = np.max(np.abs(values), axis=axis)
-    _, exponent = np.frexp(np.where(top > 0, top, 1.0))
-    return np.where(top > 0, np.ldexp(1.0, exponent), 1.0)
-
-
-def pad_rows(X: np.ndarray, y: np.ndarray, weights: np.ndarray):
-    """Append zero rows with weight 0 up to a bucket size: one compiled loop per bucket.
-
-    Each new number of rows would otherwise recompile the engine's loop (about a
-    second). Buckets: 32, then multiples of 2^(k-3) for n in [2^(k-1), 2^k), so at
-    most 25% padding. Zero-weight rows add nothing to a weighted loss or Hessian.
-    """
-    n = X.shape[0]
-    step = 32 if n <= 32 else 2 ** (int(n - 1).bit_length() - 3)
-    size = -(-n // step) * step
-    extra = size - n
-    return (
-        np.vstack([X, np.zeros((extra, X.shape[1]))]),
-        np.concatenate([y, np.zeros(extra)]),
-        np.concatenate([weights, np.zeros(extra)]),
-    )
-
-
-def weighted_median(values: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """The median of the sample in which row ``i`` is repeated ``weights[i]`` times.
-
-    With total weight :math:`T`, the average of the first sorted value whose
-    cumulative weight reaches :math:`T/2` and the first that exceeds it: for
-    integer weights exactly the median of the repeated rows (``np.median``).
-    """
-    if weights is None or np.all(weights == 1):
-        return float(np.median(values))
-    keep = weights > 0
-    values, weights = values[keep], weights[keep]
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[order])
-    half = 0.5 * cumulative[-1]
-    low = order[np.searchsorted(cumulative, half, side="left")]
-    high = order[np.searchsorted(cumulative, half, side="right")]
-    return float(0.5 * values[low] + 0.5 * values[high])
-
-
-def mad_scale(residual: np.ndarray, weights: np.ndarray | None = None) -> float:
-    r"""MAD about zero, normalised for the normal: :math:`\mathrm{median}|r_i| / \Phi^{-1}(3/4)`.
-
-    statsmodels' ``scale.mad(resid, center=0)``; ``weights`` are frequency weights.
-    """
-    return weighted_median(np.abs(residual), weights) / MAD_NORMAL
 
 
 def h1_covariance(
@@ -264,7 +183,7 @@ class _MRegression(RegressionEstimator):
         col_scale = power_of_two_scale(design.X, axis=0)
         y_scale = float(power_of_two_scale(design.y))
         X, y = design.X / col_scale, design.y / y_scale
-        beta = _weighted_least_squares(X, y, weights, design.names)
+        beta = weighted_least_squares(X, y, weights, design.names)
         scale = self._checked_scale(y - X @ beta, weights, design)
         history = [
             self._history_row(kernels, X, y, weights, beta, scale, 0, col_scale, y_scale)
@@ -320,7 +239,7 @@ class _MRegression(RegressionEstimator):
         )
 
     def _checked_scale(self, residual: np.ndarray, weights: np.ndarray, design: Design) -> float:
-        scale = mad_scale(residual, weights)
+        scale = mad_about(residual, weights)
         if not scale > 0:
             zero = int(np.sum((residual == 0) & (weights > 0)))
             raise DataError(
@@ -333,7 +252,7 @@ class _MRegression(RegressionEstimator):
 
     def _history_row(self, kernels, X, y, weights, beta, scale, n_inner, col_scale, y_scale):
         """Loss and gradient in data units: s^2 rho(r/s) is rho with threshold c*s."""
-        rho, psi, _ = _evaluate(kernels, (y - X @ beta) / scale, float(self.c))
+        rho, psi, _ = loss_derivatives(kernels.rho, (y - X @ beta) / scale, c=self.c)
         n = np.sum(weights)
         data_scale = scale * y_scale
         loss = data_scale**2 * np.sum(weights * rho) / n
@@ -351,7 +270,7 @@ class _MRegression(RegressionEstimator):
     ):
         residual = y - X @ beta
         z = residual / scale
-        _, psi, dpsi = _evaluate(kernels, z, float(self.c))
+        _, psi, dpsi = loss_derivatives(kernels.rho, z, c=self.c)
         cov_scaled = h1_covariance(X, design.weights, psi, dpsi, scale)
         if not np.all(np.isfinite(cov_scaled)):
             warnings.warn(
@@ -416,32 +335,12 @@ def _step_in_standard_errors(kernels, X, y, weights, beta, scale, c, step) -> fl
     :math:`\kappa = \overline{\psi^2} / \overline{\psi'}^2`: the number of standard
     errors the coefficients moved in the last outer step.
     """
-    _, psi, dpsi = _evaluate(kernels, (y - X @ beta) / scale, c)
+    _, psi, dpsi = loss_derivatives(kernels.rho, (y - X @ beta) / scale, c=c)
     n = np.sum(weights)
     mean_dpsi = abs(np.sum(weights * dpsi)) / n
     kappa = (np.sum(weights * psi**2) / n) / max(mean_dpsi, np.finfo(float).tiny) ** 2
     quad = float(step @ ((X * weights[:, None]).T @ (X @ step)))
     return math.sqrt(max(quad, 0.0) / (kappa * scale**2)) if kappa > 0 else 0.0
-
-
-def _weighted_least_squares(X, y, weights, names):
-    """The OLS start (statsmodels RLM starts from OLS too); collinear columns are an error."""
-    used = weights > 0
-    root = np.sqrt(weights[used])
-    beta, _, rank, _ = np.linalg.lstsq(X[used] * root[:, None], y[used] * root, rcond=None)
-    if rank < X.shape[1]:
-        raise DataError(
-            f"the design is singular: column(s) {collinear_columns(X[used], names)} are linear "
-            "combinations of the others; drop them"
-        )
-    return beta
-
-
-def _evaluate(kernels: _Kernels, z: np.ndarray, c: float):
-    """rho, psi and psi' of every row, as float64 numpy arrays."""
-    with x64_context("float64"):
-        out = kernels.derivatives(jnp.asarray(z, jnp.float64), jnp.float64(c))
-        return tuple(np.asarray(a, dtype=float) for a in out)
 
 
 class HuberRegression(_MRegression):
@@ -530,4 +429,4 @@ class TukeyRegression(_MRegression):
         )
 
 
-__all__ = ["HuberRegression", "TukeyRegression", "tukey_biweight", "mad_scale", "h1_covariance"]
+__all__ = ["HuberRegression", "TukeyRegression", "h1_covariance"]

@@ -16,19 +16,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .base import Estimator
 from .errors import DataError, SettingsError
-from .frame import Sample, as_sample
-from .location import (
-    NORMAL_MAD,
-    _check_dtype,
-    _is_quantile_minimizer,
-    _mean_squared_deviation,
-    _padded,
-    center_and_scale,
-    fit_quantile,
-)
-from .solve import minimize
+from .frame import Sample
+from .location import fit_quantile, mean_squared_deviation
+from .numerics import NORMAL_MAD, center_and_scale, pad_rows, power_of_two_scale
+from .order_statistics import is_quantile_minimizer
+from .solve import Status, minimize
+from .univariate import SampleEstimator, scaled_history
 
 # ------------------------------------------------------------------ exact centring
 
@@ -80,7 +74,7 @@ def centered_sample(data: Any, sample: Sample) -> tuple[float, float, np.ndarray
     r"""``(ref, unit, c)`` with :math:`c_i = (x_i - \mathrm{ref})/\mathrm{unit}`, as in Mean.
 
     ``ref`` is the midrange and ``unit`` a power of two
-    (:func:`~estimators.location.center_and_scale`). When the data were given
+    (:func:`~estimators.numerics.center_and_scale`). When the data were given
     as text (decimal strings such as ``"10000000.2"``) or as Python numbers
     (``Decimal``, ``int`` beyond 2**53), the deviations are computed in exact
     decimal arithmetic from the digits given and rounded once, so a large
@@ -101,14 +95,14 @@ def centered_sample(data: Any, sample: Sample) -> tuple[float, float, np.ndarray
         ref, half_range, deviations = _decimal_deviations(entries)
     except (TypeError, ValueError, ArithmeticError):  # numpy integers, odd spellings
         ref, half_range, deviations = _fraction_deviations(raw[keep], coerced[keep])
-    unit = float(np.ldexp(1.0, int(np.frexp(half_range)[1]))) if half_range > 0 else 1.0
+    unit = float(power_of_two_scale(half_range))
     return ref, unit, deviations / unit  # dividing by a power of two is exact
 
 
 # ------------------------------------------------------------------ estimators
 
 
-class StandardDeviation(Estimator):
+class StandardDeviation(SampleEstimator):
     r"""The sample standard deviation, from the minimum of the mean squared deviation.
 
     .. math::  s = \sqrt{\frac{n}{n - \mathrm{ddof}}\ \min_\beta
@@ -159,17 +153,11 @@ class StandardDeviation(Estimator):
         dtype: str = "float64",
         missing: str = "raise",
     ):
-        self.ddof = ddof
-        self.solver = solver
-        self.tol = tol
-        self.max_iter = max_iter
-        self.dtype = dtype
-        self.missing = missing
+        self._set_settings(locals())
 
     def fit(self, x: Any, sample_weight: Any = None) -> StandardDeviation:
         """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
-        self._check_settings()
-        sample = as_sample(x, sample_weight=sample_weight, missing=self.missing)
+        sample = self._sample(x, sample_weight)
         n = sample.nobs
         if not self.ddof < n:
             raise DataError(
@@ -177,9 +165,9 @@ class StandardDeviation(Estimator):
                 f"needs n > ddof, i.e. at least {int(np.floor(self.ddof)) + 1}"
             )
         ref, unit, c = centered_sample(x, sample)
-        padded, padded_weights = _padded(c, sample.weights)
+        padded, padded_weights = pad_rows(c, sample.weights)
         solution = minimize(
-            _mean_squared_deviation,
+            mean_squared_deviation,
             {"mean": 0.0},
             padded,
             padded_weights,
@@ -196,39 +184,30 @@ class StandardDeviation(Estimator):
         sd_scaled = np.sqrt(max(sum_squares, 0.0) / (n - self.ddof))
         sd = unit * sd_scaled
         se = sd / np.sqrt(2 * (n - self.ddof))
-        with np.errstate(over="ignore"):  # data near 1e300: squares overflow, the SD does not
-            history_loss = solution.trace["loss"] * np.float64(unit) ** 2
-            variance = np.float64(se) ** 2
-        self._store_fit(
-            params=pd.Series([sd], index=["std"], name="estimate"),
-            cov=pd.DataFrame([[variance]], index=["std"], columns=["std"]),
-            std_errors=np.array([se]),
+        self._store_estimate(
+            sample,
+            "std",
+            sd,
+            se,
             solution=solution,
-            history=pd.DataFrame(
-                {"loss": history_loss, "grad_norm": solution.trace["grad_norm"] * unit}
-            ),
-            nobs=n,
+            history=scaled_history(solution.trace, unit, loss_power=2, grad_power=1),
             df_resid=None,
         )
         self.mean_ = ref + unit * delta
-        self.n_dropped_ = sample.n_dropped
-        self.variable_ = sample.name
         return self
 
     def _check_settings(self) -> None:
-        _check_dtype(self.dtype)
+        super()._check_settings()
         ddof = self.ddof
         if not (isinstance(ddof, int | float | np.integer | np.floating) and ddof >= 0):
             raise SettingsError(f"ddof must be a number >= 0, got {ddof!r}")
-        if not (isinstance(self.tol, int | float) and self.tol > 0):
-            raise SettingsError(f"tol must be a positive number, got {self.tol!r}")
 
 
 # se(MAD) = MAD / (4 phi(m) m sqrt(n)) under normality, m = Phi^{-1}(3/4): about 1.1664 MAD/sqrt(n)
 MAD_SE_FACTOR = float(1 / (4 * stats.norm.pdf(NORMAL_MAD) * NORMAL_MAD))
 
 
-class MAD(Estimator):
+class MAD(SampleEstimator):
     r"""The median absolute deviation about the median, scaled to estimate a normal SD.
 
     .. math::  \mathrm{MAD} = \frac{\operatorname{median}_i |x_i - \operatorname{median}_j x_j|}
@@ -270,44 +249,35 @@ class MAD(Estimator):
         dtype: str = "float64",
         missing: str = "raise",
     ):
-        self.solver = solver
-        self.max_iter = max_iter
-        self.dtype = dtype
-        self.missing = missing
+        self._set_settings(locals())
 
     def fit(self, x: Any, sample_weight: Any = None) -> MAD:
         """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
-        _check_dtype(self.dtype)
-        sample = as_sample(x, sample_weight=sample_weight, missing=self.missing)
+        sample = self._sample(x, sample_weight)
         w = sample.weights
         settings = {"solver": self.solver, "max_iter": self.max_iter, "dtype": self.dtype}
         center = fit_quantile(sample.values, w, 0.5, **settings)
         deviations = np.abs(sample.values - center.estimate)
         spread = fit_quantile(deviations, w, 0.5, **settings)
         for found in (center, spread):
-            if found.solution.status.name == "NONFINITE":
+            if found.solution.status == Status.NONFINITE:
                 self._check_solution(found.solution)  # raises FitError with a hint
         mad = spread.estimate / NORMAL_MAD
         se = MAD_SE_FACTOR * mad / np.sqrt(sample.nobs)
-        trace = spread.solution.trace
-        with np.errstate(over="ignore"):  # data near 1e300: the variance overflows, the SE not
-            variance = np.float64(se) ** 2
-        self._store_fit(
-            params=pd.Series([mad], index=["mad"], name="estimate"),
-            cov=pd.DataFrame([[variance]], index=["mad"], columns=["mad"]),
-            std_errors=np.array([se]),
+        self._store_estimate(
+            sample,
+            "mad",
+            mad,
+            se,
             solution=spread.solution,
             # the loss of the second median, mean |d_i - b|, in data units
-            history=pd.DataFrame(
-                {"loss": trace["loss"] * spread.scale, "grad_norm": trace["grad_norm"]}
+            history=scaled_history(
+                spread.solution.trace, spread.scale, loss_power=1, grad_power=0
             ),
-            nobs=sample.nobs,
             df_resid=None,
         )
-        self.converged_ = _is_quantile_minimizer(
+        self.converged_ = is_quantile_minimizer(
             sample.values, w, 0.5, center.estimate
-        ) and _is_quantile_minimizer(deviations, w, 0.5, spread.estimate)
+        ) and is_quantile_minimizer(deviations, w, 0.5, spread.estimate)
         self.center_ = center.estimate
-        self.n_dropped_ = sample.n_dropped
-        self.variable_ = sample.name
         return self

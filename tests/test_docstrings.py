@@ -9,7 +9,11 @@ MODULES = [
     "estimators",
     "estimators.autodiff",
     "estimators.losses",
+    "estimators.numerics",
+    "estimators.order_statistics",
+    "estimators.univariate",
     "estimators.location",
+    "estimators.robust_location",
     "estimators.solve",
     "estimators.regression",
     "estimators.glm",
@@ -20,6 +24,12 @@ MODULES = [
     "estimators.robust",
     "estimators.quantile",
     "estimators.nonlinear",
+    "estimators.levenberg_marquardt",
+    "estimators.lstsq",
+    "estimators.glm_kernels",
+    "estimators.glm_design",
+    "estimators.glm_inference",
+    "estimators.separation",
 ]
 
 

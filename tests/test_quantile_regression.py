@@ -18,11 +18,10 @@ import pytest
 import scipy.sparse as sparse
 import statsmodels.api as sm
 from estimators.datasets import load_dataset
-from scipy import integrate, stats
 from scipy.optimize import linprog
 
 from estimators.errors import ConvergenceWarning, InferenceWarning, SettingsError
-from estimators.quantile import QuantileRegression, quantreg_robust_cov, smoothed_pinball
+from estimators.quantile import QuantileRegression, quantreg_robust_cov
 
 LEVELS = [0.1, 0.25, 0.5, 0.75, 0.9]
 DATA = {
@@ -224,26 +223,6 @@ def test_too_few_descent_steps_warn_and_flag_non_convergence():
         fit = QuantileRegression(q=0.1, max_iter=0).fit(X, y)
     assert fit.converged_ is False
     assert fit.loss_ > QuantileRegression(q=0.1).fit(X, y).loss_
-
-
-def test_smoothed_pinball_is_the_gaussian_convolution_of_the_pinball_loss():
-    import jax
-
-    q, h = 0.3, 0.7
-    for r in (-2.0, -0.1, 0.0, 0.4, 3.0):
-        # Reference: E rho_q(r + hZ) by adaptive quadrature (scipy.integrate.quad).
-        expected = integrate.quad(
-            lambda z, r=r: (r + h * z) * (q - (r + h * z < 0)) * stats.norm.pdf(z),
-            -12,
-            12,
-            points=[-r / h],
-            epsabs=1e-13,
-        )[0]
-        with jax.enable_x64(True):
-            value = float(smoothed_pinball(r, q=q, h=h))
-            slope = float(jax.grad(lambda t: smoothed_pinball(t, q=q, h=h))(r))
-        assert value == pytest.approx(expected, rel=1e-10, abs=1e-13)
-        assert slope == pytest.approx(q - stats.norm.cdf(-r / h), rel=1e-12, abs=1e-15)
 
 
 def test_predict_and_names():

@@ -16,7 +16,7 @@ from scipy import stats
 
 from estimators.base import clone
 from estimators.errors import DataError, SettingsError
-from estimators.location import NORMAL_MAD
+from estimators.numerics import NORMAL_MAD
 from estimators.scale import MAD, MAD_SE_FACTOR, StandardDeviation
 
 NIST_UNIVARIATE = Path(__file__).parent / "data" / "nist" / "univariate"
