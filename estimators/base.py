@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from . import inference
-from .errors import ConvergenceWarning, EstimationError, FitError, SettingsError
-from .frame import Design, as_design, predict_matrix
+from .errors import ConvergenceWarning, DataError, EstimationError, FitError, SettingsError
+from .frame import INTERCEPT, Design, as_design, predict_matrix
 from .solve import Solution, Status
 
 
@@ -180,16 +180,27 @@ class RegressionEstimator(Estimator):
     linear predictor ``X @ params``).
     """
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> RegressionEstimator:
-        """Fit to a design ``X`` (array or DataFrame) and a response ``y`` (array or Series)."""
+    def fit(
+        self, X: Any, y: Any = None, sample_weight: Any = None, *, formula: str | None = None
+    ) -> RegressionEstimator:
+        """Fit to a design ``X`` (array or DataFrame) and a response ``y`` (array or Series).
+
+        With ``formula="y ~ x1 + C(g)"``, ``X`` is a DataFrame holding every
+        variable of the formula and ``y`` must be None; see :func:`formula_inputs`.
+        """
         self._check_settings()
-        design = as_design(
-            X,
-            y,
-            sample_weight=sample_weight,
-            missing=getattr(self, "missing", "raise"),
-            fit_intercept=getattr(self, "fit_intercept", True),
+        missing = getattr(self, "missing", "raise")
+        inputs = formula_inputs(
+            X, y, formula, {"sample_weight": sample_weight}, missing=missing, owner=self
         )
+        design = as_design(
+            inputs.X,
+            inputs.y,
+            sample_weight=inputs.per_row["sample_weight"],
+            missing=missing,
+            fit_intercept=inputs.fit_intercept,
+        )
+        design = inputs.count_dropped(design)
         self._check_response(design)
         result = self._fit_design(design)
         self._check_solution(result.solution)
@@ -214,10 +225,20 @@ class RegressionEstimator(Estimator):
     def predict(self, X: Any) -> pd.Series:
         """Predicted mean response for new ``X``, a Series aligned to its index."""
         self._check_fitted()
-        matrix, index = predict_matrix(X, self.design_info_)
+        matrix, index = self._predict_matrix(X)
         return pd.Series(
             self._predict_mean(matrix), index=index, name=f"predicted_{self.design_info_.response}"
         )
+
+    def _predict_matrix(self, X: Any) -> tuple[np.ndarray, pd.Index]:
+        """The design matrix of new data: the formula's spec reapplied, else the columns."""
+        spec = getattr(self, "formula_spec_", None)
+        if spec is None:
+            return predict_matrix(X, self.design_info_)
+        from .formula import apply_spec
+
+        frame = apply_spec(spec, X)
+        return frame.to_numpy(), frame.index
 
     # ------------------------------------------------------------ for subclasses
     def _check_settings(self) -> None:
@@ -231,6 +252,87 @@ class RegressionEstimator(Estimator):
 
     def _predict_mean(self, matrix: np.ndarray) -> np.ndarray:
         return matrix @ self.params_.to_numpy()
+
+
+@dataclasses.dataclass
+class FormulaInputs:
+    """``fit``'s arguments after a formula (if any) has been expanded.
+
+    ``per_row`` holds the per-row arguments given beside the data (sample
+    weights, offsets), already cut to the rows the formula kept.
+    """
+
+    X: Any
+    y: Any
+    fit_intercept: bool
+    per_row: dict[str, Any]
+    n_dropped: int = 0
+
+    def count_dropped(self, design: Design) -> Design:
+        """``design`` with the rows the formula dropped added to ``n_dropped``."""
+        if not self.n_dropped:
+            return design
+        return dataclasses.replace(design, n_dropped=design.n_dropped + self.n_dropped)
+
+
+def formula_inputs(
+    X: Any,
+    y: Any,
+    formula: str | None,
+    per_row: dict[str, Any],
+    *,
+    missing: str,
+    owner: Estimator,
+) -> FormulaInputs:
+    """Expand ``formula`` on the DataFrame ``X`` (arrays pass through); record it on ``owner``.
+
+    The formula decides the intercept: formulaic's ``Intercept`` column (first)
+    is taken out and the design is built with ``fit_intercept=True``, so that
+    a formula fit runs exactly the computation of the equivalent array fit
+    (estimators that centre or test against an intercept-only model see it);
+    ``"y ~ x - 1"`` or ``"y ~ 0 + x"`` fits without one, whatever the
+    estimator's ``fit_intercept`` setting. Sets ``owner.formula_`` and
+    ``owner.formula_spec_`` (``None`` without a formula) for ``predict``.
+    """
+    if formula is None:
+        if y is None:
+            raise SettingsError(
+                f"{type(owner).__name__}.fit needs a response: pass y, or a DataFrame "
+                "with formula='response ~ terms'"
+            )
+        owner.formula_, owner.formula_spec_ = None, None
+        return FormulaInputs(X, y, getattr(owner, "fit_intercept", True), dict(per_row))
+    from .formula import formula_rows
+
+    if y is not None:
+        raise SettingsError(
+            "pass either y or formula=, not both: the formula names the response "
+            f"(got formula={formula!r} and a y of type {type(y).__name__})"
+        )
+    if missing not in ("raise", "drop"):
+        raise SettingsError(f"unknown missing={missing!r}; valid values are ['raise', 'drop']")
+    frame, response, spec, rows = formula_rows(X, formula, missing=missing)
+    fit_intercept = len(frame.columns) > 0 and frame.columns[0] == INTERCEPT
+    if fit_intercept:
+        frame = frame.drop(columns=INTERCEPT)
+    n = len(X)
+    cut = {name: _take_rows(value, rows, n, name) for name, value in per_row.items()}
+    owner.formula_, owner.formula_spec_ = formula, spec
+    return FormulaInputs(frame, response, fit_intercept, cut, n - len(rows))
+
+
+def _take_rows(value: Any, rows: np.ndarray, n: int, name: str) -> Any:
+    """A per-row argument cut to the rows the formula kept (checked against the data's length)."""
+    if value is None:
+        return None
+    if np.ndim(value) == 0:
+        return value  # a scalar (e.g. exposure=1.0) applies to every row
+    length = len(value)
+    if length != n:
+        raise DataError(f"{name} has {length} rows but the data has {n}")
+    if isinstance(value, pd.Series | pd.DataFrame):
+        return value.iloc[rows]
+    return np.asarray(value)[rows]
 
 
 def clone(estimator: Estimator) -> Estimator:

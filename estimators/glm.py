@@ -46,10 +46,10 @@ import jax
 import numpy as np
 import pandas as pd
 
-from .base import DesignInfo, FitResult, RegressionEstimator
+from .base import DesignInfo, FitResult, RegressionEstimator, formula_inputs
 from .errors import DataError, SettingsError
 from .families import FAMILIES, LINKS, Family, Link, saturated_nll
-from .frame import Design, format_rows, predict_matrix
+from .frame import Design, format_rows
 from .glm_design import offset_design, total_offset
 from .glm_inference import covariance, goodness_of_fit
 from .glm_kernels import (
@@ -237,28 +237,42 @@ class GLM(RegressionEstimator):
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         sample_weight: Any = None,
         offset: Any = None,
         exposure: Any = None,
+        *,
+        formula: str | None = None,
     ) -> GLM:
         """Fit to ``X`` (array or DataFrame) and ``y``; optional offset / exposure per row.
 
         ``offset`` is added to the linear predictor; ``exposure`` (log links
         only, > 0) adds ``log(exposure)``, so the mean is proportional to it.
+        With ``formula="y ~ x1 + C(g)"``, ``X`` is a DataFrame and ``y`` None
+        (see :func:`~estimators.base.formula_inputs`); offset and exposure stay
+        arguments, one value per row of ``X``.
         """
         self._check_settings()
         family, link = self._model()
-        design = offset_design(
+        inputs = formula_inputs(
             X,
             y,
-            sample_weight=sample_weight,
-            offset=offset,
-            exposure=exposure,
+            formula,
+            {"sample_weight": sample_weight, "offset": offset, "exposure": exposure},
             missing=self.missing,
-            fit_intercept=self.fit_intercept,
+            owner=self,
+        )
+        design = offset_design(
+            inputs.X,
+            inputs.y,
+            sample_weight=inputs.per_row["sample_weight"],
+            offset=inputs.per_row["offset"],
+            exposure=inputs.per_row["exposure"],
+            missing=self.missing,
+            fit_intercept=inputs.fit_intercept,
             log_link=link.name == "log",
         )
+        design = inputs.count_dropped(design)
         self._check_response(design)
         result = self._fit_design(design)
         separated = bool(result.attributes.get("separated_", False))
@@ -360,7 +374,7 @@ class GLM(RegressionEstimator):
         """
         self._check_fitted()
         _, link = self._model()
-        matrix, index = predict_matrix(X, self.design_info_)
+        matrix, index = self._predict_matrix(X)
         extra = total_offset(
             offset,
             exposure,

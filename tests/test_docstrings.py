@@ -30,6 +30,7 @@ MODULES = [
     "estimators.glm_design",
     "estimators.glm_inference",
     "estimators.separation",
+    "estimators.formula",
 ]
 
 
