@@ -218,6 +218,7 @@ class RegressionEstimator(Estimator):
             names, design.features, design.response, design.fit_intercept
         )
         self.n_dropped_ = design.n_dropped
+        inputs.record(self)
         for name, value in result.attributes.items():
             setattr(self, name, value)
         return self
@@ -267,6 +268,12 @@ class FormulaInputs:
     fit_intercept: bool
     per_row: dict[str, Any]
     n_dropped: int = 0
+    formula: str | None = None
+    spec: Any = None
+
+    def record(self, owner: Estimator) -> None:
+        """Store the formula and its spec on a successfully fitted ``owner`` (for predict)."""
+        owner.formula_, owner.formula_spec_ = self.formula, self.spec
 
     def count_dropped(self, design: Design) -> Design:
         """``design`` with the rows the formula dropped added to ``n_dropped``."""
@@ -291,8 +298,9 @@ def formula_inputs(
     a formula fit runs exactly the computation of the equivalent array fit
     (estimators that centre or test against an intercept-only model see it);
     ``"y ~ x - 1"`` or ``"y ~ 0 + x"`` fits without one, whatever the
-    estimator's ``fit_intercept`` setting. Sets ``owner.formula_`` and
-    ``owner.formula_spec_`` (``None`` without a formula) for ``predict``.
+    estimator's ``fit_intercept`` setting. The caller stores the formula and its
+    spec with :meth:`FormulaInputs.record` once the fit has succeeded, so a
+    failed refit leaves the earlier fit whole.
     """
     if formula is None:
         if y is None:
@@ -300,7 +308,6 @@ def formula_inputs(
                 f"{type(owner).__name__}.fit needs a response: pass y, or a DataFrame "
                 "with formula='response ~ terms'"
             )
-        owner.formula_, owner.formula_spec_ = None, None
         return FormulaInputs(X, y, getattr(owner, "fit_intercept", True), dict(per_row))
     from .formula import formula_rows
 
@@ -317,8 +324,7 @@ def formula_inputs(
         frame = frame.drop(columns=INTERCEPT)
     n = len(X)
     cut = {name: _take_rows(value, rows, n, name) for name, value in per_row.items()}
-    owner.formula_, owner.formula_spec_ = formula, spec
-    return FormulaInputs(frame, response, fit_intercept, cut, n - len(rows))
+    return FormulaInputs(frame, response, fit_intercept, cut, n - len(rows), formula, spec)
 
 
 def _take_rows(value: Any, rows: np.ndarray, n: int, name: str) -> Any:

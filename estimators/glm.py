@@ -292,6 +292,7 @@ class GLM(RegressionEstimator):
             list(design.names), design.features, design.response, design.fit_intercept
         )
         self.n_dropped_ = design.n_dropped
+        inputs.record(self)
         for name, value in result.attributes.items():
             setattr(self, name, value)
         if separated:

@@ -231,3 +231,14 @@ def test_array_fit_after_formula_fit_forgets_the_formula(stackloss):
     model.fit(stackloss[["airflow", "watertemp"]], stackloss["stackloss"])
     assert model.formula_spec_ is None
     assert len(model.predict(stackloss[["airflow", "watertemp"]])) == len(stackloss)
+
+
+def test_a_failed_refit_leaves_the_earlier_formula_fit_whole():
+    data = load_dataset("stackloss")
+    model = LinearRegression().fit(data, formula="stackloss ~ airflow + watertemp")
+    params = model.params_.copy()
+    with pytest.raises(DataError):
+        model.fit(data, formula="stackloss ~ airflow + no_such_column")
+    assert model.formula_ == "stackloss ~ airflow + watertemp"
+    pd.testing.assert_series_equal(model.params_, params)
+    assert len(model.predict(data.iloc[:3])) == 3
