@@ -45,6 +45,15 @@ class Estimator:
             if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
 
+    def _set_settings(self, settings: dict[str, Any]) -> None:
+        """Store the constructor's arguments (pass ``locals()``) under their names.
+
+        ``__init__`` keeps its explicit signature (``get_params`` reads it) and
+        calls ``self._set_settings(locals())`` instead of one assignment a setting.
+        """
+        for name in self._param_names():
+            setattr(self, name, settings[name])
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor settings, by name (scikit-learn's contract)."""
         return {name: getattr(self, name) for name in self._param_names()}
@@ -204,7 +213,13 @@ class RegressionEstimator(Estimator):
         self._check_response(design)
         result = self._fit_design(design)
         self._check_solution(result.solution)
-        names = design.names
+        self._store_design_fit(design, result, inputs, design.names)
+        return self
+
+    def _store_design_fit(
+        self, design: Design, result: FitResult, inputs: FormulaInputs, names: list[str]
+    ) -> None:
+        """Set the learned attributes of a regression fit (``names``: one per parameter)."""
         self._store_fit(
             params=pd.Series(np.asarray(result.params, dtype=float), index=names, name="estimate"),
             cov=pd.DataFrame(np.asarray(result.cov, dtype=float), index=names, columns=names),
@@ -215,13 +230,12 @@ class RegressionEstimator(Estimator):
             std_errors=result.std_errors,
         )
         self.design_info_ = DesignInfo(
-            names, design.features, design.response, design.fit_intercept
+            list(design.names), design.features, design.response, design.fit_intercept
         )
         self.n_dropped_ = design.n_dropped
         inputs.record(self)
         for name, value in result.attributes.items():
             setattr(self, name, value)
-        return self
 
     def predict(self, X: Any) -> pd.Series:
         """Predicted mean response for new ``X``, a Series aligned to its index."""

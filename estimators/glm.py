@@ -46,7 +46,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from .base import DesignInfo, FitResult, RegressionEstimator, formula_inputs
+from .base import FitResult, RegressionEstimator, formula_inputs
 from .errors import DataError, SettingsError
 from .families import FAMILIES, LINKS, Family, Link, saturated_nll
 from .frame import Design, format_rows
@@ -150,14 +150,7 @@ class GLM(RegressionEstimator):
         max_iter: int | None = None,
         information: str = "observed",
     ):
-        self.family = family
-        self.link = link
-        self.fit_intercept = fit_intercept
-        self.alpha = alpha
-        self.missing = missing
-        self.tol = tol
-        self.max_iter = max_iter
-        self.information = information
+        self._set_settings(locals())
 
     # ------------------------------------------------------------ settings
     def _model(self) -> tuple[Family, Link]:
@@ -279,22 +272,7 @@ class GLM(RegressionEstimator):
         if not separated or result.solution.status == Status.NONFINITE:
             self._check_solution(result.solution)  # separation has its own warning
         names = list(design.names) + (["alpha"] if self._estimates_alpha(family) else [])
-        self._store_fit(
-            params=pd.Series(np.asarray(result.params, dtype=float), index=names, name="estimate"),
-            cov=pd.DataFrame(np.asarray(result.cov, dtype=float), index=names, columns=names),
-            solution=result.solution,
-            history=result.solution.trace if result.history is None else result.history,
-            nobs=design.nobs,
-            df_resid=result.df_resid,
-            std_errors=result.std_errors,
-        )
-        self.design_info_ = DesignInfo(
-            list(design.names), design.features, design.response, design.fit_intercept
-        )
-        self.n_dropped_ = design.n_dropped
-        inputs.record(self)
-        for name, value in result.attributes.items():
-            setattr(self, name, value)
+        self._store_design_fit(design, result, inputs, names)
         if separated:
             self.converged_ = False
         return self
@@ -456,11 +434,7 @@ class _FixedFamilyGLM(GLM):
         max_iter: int | None = None,
         information: str = "observed",
     ):
-        self.fit_intercept = fit_intercept
-        self.missing = missing
-        self.tol = tol
-        self.max_iter = max_iter
-        self.information = information
+        self._set_settings(locals())
 
 
 class LogisticRegression(_FixedFamilyGLM):

@@ -610,18 +610,7 @@ class MaximumLikelihood(_LossEstimator):
         dtype: str = "float64",
         missing: str = "raise",
     ):
-        self.family = family
-        self.logpdf = logpdf
-        self.params0 = params0
-        self.transforms = transforms
-        self.fixed = fixed
-        self.cov_type = cov_type
-        self.solver = solver
-        self.tol = tol
-        self.max_iter = max_iter
-        self.learning_rate = learning_rate
-        self.dtype = dtype
-        self.missing = missing
+        self._set_settings(locals())
 
     def _what(self) -> str:
         return "logpdf" if self.logpdf is not None else f"the {self.family} family"
@@ -706,17 +695,7 @@ class MEstimator(_LossEstimator):
         dtype: str = "float64",
         missing: str = "raise",
     ):
-        self.loss = loss
-        self.params0 = params0
-        self.transforms = transforms
-        self.fixed = fixed
-        self.cov_type = cov_type
-        self.solver = solver
-        self.tol = tol
-        self.max_iter = max_iter
-        self.learning_rate = learning_rate
-        self.dtype = dtype
-        self.missing = missing
+        self._set_settings(locals())
 
     def _what(self) -> str:
         return "loss"

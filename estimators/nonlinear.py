@@ -243,14 +243,7 @@ class NonlinearLeastSquares(Estimator):
         max_iter: int = 1000,
         missing: str = "raise",
     ):
-        self.model = model
-        self.params0 = params0
-        self.tol = tol
-        self.xtol = xtol
-        self.gtol = gtol
-        self.step_bound = step_bound
-        self.max_iter = max_iter
-        self.missing = missing
+        self._set_settings(locals())
 
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any, y: Any, sample_weight: Any = None) -> NonlinearLeastSquares:

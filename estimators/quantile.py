@@ -378,11 +378,7 @@ class QuantileRegression(RegressionEstimator):
         bandwidth: float | None = None,
         max_iter: int = 1000,
     ):
-        self.q = q
-        self.fit_intercept = fit_intercept
-        self.missing = missing
-        self.bandwidth = bandwidth
-        self.max_iter = max_iter
+        self._set_settings(locals())
 
     def _check_settings(self) -> None:
         if not (isinstance(self.q, int | float) and 0 < self.q < 1):

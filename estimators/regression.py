@@ -311,11 +311,7 @@ class LinearRegression(RegressionEstimator):
         tol: float | None = None,
         max_iter: int | None = None,
     ):
-        self.fit_intercept = fit_intercept
-        self.missing = missing
-        self.solver = solver
-        self.tol = tol
-        self.max_iter = max_iter
+        self._set_settings(locals())
 
     @property
     def _failure_hint(self) -> str:
@@ -421,9 +417,7 @@ class Ridge(RegressionEstimator):
     _convergence_hint = _RIDGE_CONVERGENCE_HINT
 
     def __init__(self, alpha: float = 1.0, *, fit_intercept: bool = True, missing: str = "raise"):
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.missing = missing
+        self._set_settings(locals())
 
     def _check_settings(self) -> None:
         if not (

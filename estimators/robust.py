@@ -159,11 +159,7 @@ class _MRegression(RegressionEstimator):
         tol: float = 1e-10,
         max_iter: int = 200,
     ):
-        self.c = c
-        self.fit_intercept = fit_intercept
-        self.missing = missing
-        self.tol = tol
-        self.max_iter = max_iter
+        self._set_settings(locals())
 
     def _check_settings(self) -> None:
         if not (isinstance(self.c, int | float) and math.isfinite(self.c) and self.c > 0):

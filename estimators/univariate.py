@@ -53,11 +53,6 @@ class SampleEstimator(Estimator):
     extend :meth:`_check_settings`.
     """
 
-    def _set_settings(self, settings: dict[str, Any]) -> None:
-        """Store the constructor's arguments (pass ``locals()``) under their names."""
-        for name in self._param_names():
-            setattr(self, name, settings[name])
-
     def _check_settings(self) -> None:
         check_dtype(self.dtype)
         tol = getattr(self, "tol", 1.0)
