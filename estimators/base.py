@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import inference
+from . import covariance, inference
+from .covariance import Sandwich
 from .errors import ConvergenceWarning, DataError, EstimationError, FitError, SettingsError
 from .frame import INTERCEPT, Design, as_design, predict_matrix
 from .solve import Solution, Status
@@ -32,8 +33,29 @@ class Estimator:
     Learned attributes (after ``fit``): ``params_`` (Series), ``cov_`` (DataFrame),
     ``std_errors_`` (Series), ``converged_``, ``n_iter_``, ``history_`` (DataFrame
     of ``loss`` and ``grad_norm`` per iteration), ``solution_`` (the engine's
-    :class:`~estimators.Solution`), ``nobs_`` and ``df_resid_``.
+    :class:`~estimators.Solution`), ``nobs_``, ``df_resid_``, ``cov_type_``,
+    ``cov_note_`` (None, or why the standard errors are NaN) and, for cluster
+    covariances, ``n_groups_``; for HAC, ``hac_maxlags_``.
+
+    Inference settings (constructor arguments of every estimator):
+
+    - ``cov_type``: one of the estimator's ``_cov_types`` (see
+      :mod:`estimators.covariance`); ``"cluster"`` takes the labels from
+      ``fit(..., groups=...)``.
+    - ``use_t``: None (default: t statistics with ``df_resid_`` where the
+      estimator has residual degrees of freedom, i.e. least squares, else z),
+      True (t; ``nobs - p`` degrees of freedom when the estimator has none)
+      or False (z). Cluster covariances of t-based fits use :math:`G - 1`
+      degrees of freedom, as statsmodels.
+    - ``cov_options``: None or a dict of the covariance's own options
+      (``{"maxlags": 4}`` for HAC; see the estimator for its others).
     """
+
+    # The covariance types an estimator offers, and those it computes itself
+    # (the others come from the Sandwich its fit hands to _store_fit).
+    _cov_types: tuple[str, ...] = covariance.COV_TYPES
+    _native_cov_types: tuple[str, ...] = ("nonrobust",)
+    _cov_options: tuple[str, ...] = ("maxlags",)
 
     # ------------------------------------------------------------ settings
     @classmethod
@@ -81,6 +103,54 @@ class Estimator:
         ]
         return f"{type(self).__name__}({', '.join(shown)})"
 
+    # ------------------------------------------------------------ inference settings
+    def _check_inference_settings(self, groups: Any = None) -> None:
+        """Validate ``cov_type``, ``use_t``, ``cov_options`` and ``groups`` before fitting."""
+        name = type(self).__name__
+        cov_type = getattr(self, "cov_type", "nonrobust")
+        if cov_type not in self._cov_types:
+            raise SettingsError(
+                f"unknown cov_type {cov_type!r} for {name}; valid values are "
+                f"{list(self._cov_types)}"
+            )
+        use_t = getattr(self, "use_t", None)
+        if use_t is not None and not isinstance(use_t, bool):
+            raise SettingsError(f"use_t must be None, True or False, got {use_t!r}")
+        options = getattr(self, "cov_options", None)
+        if options is not None:
+            if not isinstance(options, dict):
+                raise SettingsError(
+                    f"cov_options must be None or a dict, got {type(options).__name__}"
+                )
+            unknown = sorted(set(options) - set(self._cov_options))
+            if unknown:
+                raise SettingsError(
+                    f"unknown cov_options {unknown} for {name}; valid keys are "
+                    f"{list(self._cov_options)}"
+                )
+            maxlags = options.get("maxlags")
+            if maxlags is not None and not (
+                isinstance(maxlags, int | np.integer)
+                and not isinstance(maxlags, bool)
+                and maxlags >= 0
+            ):
+                raise SettingsError(
+                    f"cov_options['maxlags'] must be an integer >= 0, got {maxlags!r}"
+                )
+        if cov_type == "cluster" and groups is None:
+            raise SettingsError(
+                f"{name}(cov_type='cluster') needs cluster labels: pass groups= to fit"
+            )
+        if groups is not None and cov_type != "cluster":
+            raise SettingsError(
+                f"groups= is used only with cov_type='cluster' (this {name} has "
+                f"cov_type={cov_type!r})"
+            )
+
+    def _cov_option(self, key: str, default: Any = None) -> Any:
+        options = getattr(self, "cov_options", None) or {}
+        return options.get(key, default)
+
     # ------------------------------------------------------------ fitted state
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
@@ -98,12 +168,49 @@ class Estimator:
         nobs: float,
         df_resid: float | None,
         std_errors: np.ndarray | None = None,
+        sandwich: Sandwich | None = None,
+        free: np.ndarray | None = None,
+        groups: list[np.ndarray] | None = None,
+        cov_note: str | None = None,
+        row_index: pd.Index | None = None,
     ) -> None:
-        """Set the learned attributes; ``std_errors`` defaults to sqrt(diag(cov))."""
+        """Set the learned attributes; ``std_errors`` defaults to sqrt(diag(cov)).
+
+        ``cov`` is the estimator's own covariance for its ``cov_type`` when that
+        is one of ``_native_cov_types``; any other type is computed here from
+        ``sandwich`` (over the parameters marked in ``free``, default all; the
+        others get NaN) and the cluster label codes ``groups``. ``cov_note``
+        says why the covariance is NaN (warned once, shown in the summary).
+        ``row_index`` labels the sandwich's rows (for :meth:`influence`).
+        """
+        cov_type = getattr(self, "cov_type", "nonrobust")
+        self.cov_type_ = cov_type
+        self.n_groups_ = self.hac_maxlags_ = None
+        if cov_type not in self._native_cov_types:
+            if sandwich is None:
+                raise EstimationError(
+                    f"{type(self).__name__} computed no sandwich for cov_type={cov_type!r}"
+                )
+            p = len(params)
+            matrix = np.full((p, p), np.nan)
+            keep = np.ones(p, dtype=bool) if free is None else np.asarray(free, dtype=bool)
+            if cov_note is None:
+                robust = covariance.robust_cov(
+                    cov_type, sandwich, groups=groups, maxlags=self._cov_option("maxlags")
+                )
+                matrix[np.ix_(keep, keep)] = robust.matrix
+                self.n_groups_, self.hac_maxlags_ = robust.n_groups, robust.maxlags
+            cov = pd.DataFrame(matrix, index=cov.index, columns=cov.columns)
+            std_errors = None
+        if cov_note is not None:
+            inference.warn_no_covariance(type(self).__name__, cov_note, stacklevel=4)
+        self.cov_note_ = cov_note
+        self._sandwich, self._sandwich_free, self._row_index = sandwich, free, row_index
         self.params_ = params
         self.cov_ = cov
         if std_errors is None:
-            std_errors = np.sqrt(np.diag(cov.to_numpy()))
+            with np.errstate(invalid="ignore"):
+                std_errors = np.sqrt(np.diag(cov.to_numpy()))
         self.std_errors_ = pd.Series(std_errors, index=params.index, name="std_error")
         self.solution_ = solution
         self.converged_ = solution.converged
@@ -111,6 +218,19 @@ class Estimator:
         self.history_ = history
         self.nobs_ = nobs
         self.df_resid_ = df_resid
+
+    @property
+    def _df_inference(self) -> float | None:
+        """Degrees of freedom of the t statistics, or None for z (see ``use_t``)."""
+        use_t = getattr(self, "use_t", None)
+        if use_t is False:
+            return None
+        df = self.df_resid_
+        if df is None and use_t:
+            df = self.nobs_ - int(np.sum(np.isfinite(self.std_errors_.to_numpy())))
+        if df is not None and self.n_groups_ is not None:
+            df = self.n_groups_ - 1
+        return df
 
     # What to suggest when a fit fails or does not converge; estimators whose
     # solver is not minimize()'s (Levenberg-Marquardt, exact finishes) override it.
@@ -140,14 +260,55 @@ class Estimator:
         """One row a parameter: estimate, std_error, statistic, p_value, ci_lower, ci_upper.
 
         The statistic tests ``parameter = 0``; it is a t statistic with
-        ``df_resid_`` degrees of freedom where the estimator has them, else z.
+        ``df_resid_`` degrees of freedom where the estimator has them, else z
+        (see ``use_t``). :meth:`summary_text` prints this table under a header.
         """
         self._check_fitted()
-        return inference.summary_frame(self.params_, self.std_errors_, self.df_resid_, alpha)
+        return inference.summary_frame(self.params_, self.std_errors_, self._df_inference, alpha)
+
+    def summary_text(self, alpha: float = 0.05) -> str:
+        """The summary as text: a header (model, data, solver, fit statistics) over the table."""
+        from .report import summary_text
+
+        self._check_fitted()
+        return summary_text(self, alpha)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Two-sided ``1 - alpha`` confidence intervals, columns ``ci_lower``, ``ci_upper``."""
         return self.summary(alpha)[["ci_lower", "ci_upper"]]
+
+    def wald_test(self, hypothesis: Any, value: Any = None):
+        """Joint Wald test of linear hypotheses ``R theta = q`` with this fit's ``cov_``.
+
+        ``hypothesis`` is a string (``"x1 = x2, x3 = 0"``, parameter names as in
+        ``params_``) or a matrix ``R`` with ``value`` the vector ``q`` (default
+        0). F with ``(rank R, df)`` degrees of freedom where the fit reports t
+        statistics, else chi-squared. See :func:`estimators.hypothesis.wald_test`.
+        """
+        from .hypothesis import wald_test
+
+        self._check_fitted()
+        return wald_test(self.params_, self.cov_, hypothesis, value, df_denom=self._df_inference)
+
+    def influence(self) -> pd.DataFrame:
+        r"""Per-observation influence functions :math:`-n A^{-1} s_i`, a row an observation.
+
+        See :func:`estimators.influence.influence_functions`.
+        """
+        from .influence import influence_functions
+
+        self._check_fitted()
+        return influence_functions(self)
+
+    def dfbeta(self) -> pd.DataFrame:
+        r"""Change in each parameter from leaving out each observation (one-step DFBETA).
+
+        See :func:`estimators.influence.dfbeta`.
+        """
+        from .influence import dfbeta
+
+        self._check_fitted()
+        return dfbeta(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +328,9 @@ class FitResult:
     ``params`` and ``cov`` are in the order of ``design.names``; ``df_resid`` is
     the t statistics' degrees of freedom (``None``: z statistics); ``history``
     defaults to the solution's trace; ``attributes`` become learned attributes
-    (names ending in ``_``, e.g. ``{"scale_": 1.3}``).
+    (names ending in ``_``, e.g. ``{"scale_": 1.3}``). ``cov`` is the
+    ``nonrobust`` covariance (or the estimator's own ``cov_type``); ``sandwich``
+    gives the robust ones; ``cov_note`` says why the covariance is NaN.
     """
 
     params: np.ndarray
@@ -177,6 +340,8 @@ class FitResult:
     history: pd.DataFrame | None = None
     std_errors: np.ndarray | None = None
     attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    sandwich: Sandwich | None = None
+    cov_note: str | None = None
 
 
 class RegressionEstimator(Estimator):
@@ -190,18 +355,27 @@ class RegressionEstimator(Estimator):
     """
 
     def fit(
-        self, X: Any, y: Any = None, sample_weight: Any = None, *, formula: str | None = None
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        formula: str | None = None,
+        groups: Any = None,
     ) -> RegressionEstimator:
         """Fit to a design ``X`` (array or DataFrame) and a response ``y`` (array or Series).
 
         With ``formula="y ~ x1 + C(g)"``, ``X`` is a DataFrame holding every
         variable of the formula and ``y`` must be None; see :func:`formula_inputs`.
+        ``groups``: cluster labels for ``cov_type="cluster"``, one per row (or
+        two columns for two-way clustering); column names of the DataFrame
+        ``X`` are accepted (``groups="firm"``, ``groups=["firm", "year"]``).
         """
         self._check_settings()
+        self._check_inference_settings(groups)
         missing = getattr(self, "missing", "raise")
-        inputs = formula_inputs(
-            X, y, formula, {"sample_weight": sample_weight}, missing=missing, owner=self
-        )
+        per_row = {"sample_weight": sample_weight, "groups": group_labels(groups, X)}
+        inputs = formula_inputs(X, y, formula, per_row, missing=missing, owner=self)
         design = as_design(
             inputs.X,
             inputs.y,
@@ -220,6 +394,7 @@ class RegressionEstimator(Estimator):
         self, design: Design, result: FitResult, inputs: FormulaInputs, names: list[str]
     ) -> None:
         """Set the learned attributes of a regression fit (``names``: one per parameter)."""
+        groups = inputs.per_row.get("groups")
         self._store_fit(
             params=pd.Series(np.asarray(result.params, dtype=float), index=names, name="estimate"),
             cov=pd.DataFrame(np.asarray(result.cov, dtype=float), index=names, columns=names),
@@ -228,6 +403,10 @@ class RegressionEstimator(Estimator):
             nobs=design.nobs,
             df_resid=result.df_resid,
             std_errors=result.std_errors,
+            sandwich=result.sandwich,
+            groups=None if groups is None else cut_groups(groups, design.keep),
+            cov_note=result.cov_note,
+            row_index=design.index,
         )
         self.design_info_ = DesignInfo(
             list(design.names), design.features, design.response, design.fit_intercept
@@ -341,10 +520,43 @@ def formula_inputs(
     return FormulaInputs(frame, response, fit_intercept, cut, n - len(rows), formula, spec)
 
 
+def group_labels(groups: Any, X: Any) -> Any:
+    """Cluster labels: column names of the DataFrame ``X`` looked up, anything else as given."""
+    if groups is None:
+        return None
+    names = [groups] if isinstance(groups, str) else groups
+    if isinstance(names, list) and names and all(isinstance(g, str) for g in names):
+        if not isinstance(X, pd.DataFrame):
+            raise SettingsError(
+                f"groups={groups!r} names columns, but X is a {type(X).__name__}, not a "
+                "DataFrame: pass the labels themselves"
+            )
+        absent = [g for g in names if g not in X.columns]
+        if absent:
+            raise DataError(f"groups names columns {absent} that are not in the data")
+        return X[names[0]] if len(names) == 1 else X[names]
+    return groups
+
+
+def cut_groups(groups: Any, keep: np.ndarray | None) -> list[np.ndarray]:
+    """Cluster label codes of the rows kept (``keep``: a mask, None for all), validated."""
+    n = _n_rows(groups)
+    if keep is not None:
+        groups = _take_rows(groups, np.flatnonzero(keep), n, "groups")
+        n = int(np.sum(keep))
+    return covariance.cluster_codes(groups, n)
+
+
+def _n_rows(value: Any) -> int:
+    return len(value[0]) if isinstance(value, tuple) else len(value)
+
+
 def _take_rows(value: Any, rows: np.ndarray, n: int, name: str) -> Any:
     """A per-row argument cut to the rows the formula kept (checked against the data's length)."""
     if value is None:
         return None
+    if isinstance(value, tuple):  # two-way cluster labels given as a pair
+        return tuple(_take_rows(v, rows, n, f"{name}[{k}]") for k, v in enumerate(value))
     if np.ndim(value) == 0:
         return value  # a scalar (e.g. exposure=1.0) applies to every row
     length = len(value)

@@ -26,6 +26,7 @@ class Sample:
     name: str
     index: pd.Index
     n_dropped: int
+    keep: np.ndarray | None = None  # rows of the input kept (None: all), to cut per-row inputs
 
     @property
     def nobs(self) -> float:
@@ -113,7 +114,7 @@ def as_sample(
             f"(rows {format_rows(index, infinite)})"
         )
     nan = np.isnan(values)
-    n_dropped = 0
+    n_dropped, keep = 0, None
     if nan.any():
         if missing == "raise":
             raise DataError(
@@ -127,7 +128,7 @@ def as_sample(
             raise DataError(f"{name} has no values left: all {n_dropped} rows are missing (NaN)")
     if not weights.sum() > 0:
         raise DataError(f"sample_weight is zero for all {values.size} rows: nothing to fit")
-    return Sample(values, weights, name, index, n_dropped)
+    return Sample(values, weights, name, index, n_dropped, keep)
 
 
 def as_weights(sample_weight: Any, n: int, index: pd.Index, against: str = "X") -> np.ndarray:
@@ -178,6 +179,7 @@ class Design:
     n_dropped: int
     features: list[str]
     fit_intercept: bool
+    keep: np.ndarray | None = None  # rows of the input kept (None: all), to cut per-row inputs
 
     @property
     def nobs(self) -> float:
@@ -306,7 +308,7 @@ def as_design(
 
     weights = as_weights(sample_weight, n, index)
 
-    n_dropped = 0
+    n_dropped, keep = 0, None
     # One pass decides the common case; per-column counts only when something is off.
     if not (np.isfinite(matrix).all() and np.isfinite(y_values).all()):
         columns = {**{f: matrix[:, j + lead] for j, f in enumerate(features)}, response: y_values}
@@ -344,7 +346,7 @@ def as_design(
             "need at least as many rows as parameters"
         )
     return Design(
-        matrix, y_values, weights, names, response, index, n_dropped, features, fit_intercept
+        matrix, y_values, weights, names, response, index, n_dropped, features, fit_intercept, keep
     )
 
 

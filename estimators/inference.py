@@ -7,11 +7,15 @@ autodiff (the Hessian) rather than a formula per estimator.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import SettingsError
+from .covariance import Sandwich
+from .errors import InferenceWarning, SettingsError
 
 
 def least_squares_cov(hessian: np.ndarray, residual_variance: float, nobs: float) -> np.ndarray:
@@ -77,3 +81,71 @@ def loss_hessian(fun, params: dict, *args, dtype: str = "float64") -> np.ndarray
         flat, unravel = ravel_pytree(jax.tree.map(lambda a: jax.numpy.asarray(a, dtype), params))
         hessian = jax.hessian(lambda theta: fun(unravel(theta), *args))(flat)
         return np.asarray(hessian, dtype=float)
+
+
+def invert_hessian(hessian: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """The inverse of a Hessian at a minimum, or NaN and the reason it has none.
+
+    A minimum's Hessian is symmetric positive definite; a non-finite, singular
+    or indefinite one (a saddle, a flat direction, a boundary estimate) has no
+    covariance to offer, and the caller reports NaN standard errors with the
+    reason rather than the inverse of a matrix that is not a curvature.
+    """
+    hessian = np.atleast_2d(np.asarray(hessian, dtype=float))
+    nan = np.full(hessian.shape, np.nan)
+    if not np.all(np.isfinite(hessian)):
+        return nan, "the Hessian is not finite at the estimate"
+    symmetric = 0.5 * (hessian + hessian.T)
+    eigenvalues = np.linalg.eigvalsh(symmetric)
+    if eigenvalues[0] < 0 and abs(eigenvalues[0]) > _singular_below(eigenvalues):
+        return nan, "the Hessian is not positive definite at the estimate (not a strict minimum)"
+    if eigenvalues[0] <= _singular_below(eigenvalues):
+        return nan, "the Hessian is singular at the estimate (a direction of no curvature)"
+    inverse = np.linalg.inv(symmetric)
+    return 0.5 * (inverse + inverse.T), None
+
+
+def _singular_below(eigenvalues: np.ndarray) -> float:
+    """Eigenvalues below this are zero to working precision (LAPACK's rank rule)."""
+    return float(eigenvalues[-1]) * len(eigenvalues) * np.finfo(float).eps
+
+
+def warn_no_covariance(owner: str, reason: str, stacklevel: int = 3) -> None:
+    """The one warning for standard errors that cannot be computed (reported as NaN)."""
+    warnings.warn(
+        f"{owner}: {reason}, so the standard errors are NaN", InferenceWarning, stacklevel
+    )
+
+
+def m_estimation_sandwich(
+    row_losses: Callable,
+    params: np.ndarray,
+    *data: np.ndarray,
+    nobs: float,
+    frequency_weights: np.ndarray | None = None,
+    leverage: np.ndarray | None = None,
+    dtype: str = "float64",
+) -> tuple[Sandwich, str | None]:
+    r"""The sandwich ingredients of any M-estimator, by autodiff of its per-row losses.
+
+    ``row_losses(theta, *data)`` returns the vector :math:`(\ell_1, \dots,
+    \ell_n)` of the rows' contributions to the total loss (weights included) at
+    the flat parameter vector ``theta``. The scores :math:`s_i = \nabla\ell_i`
+    are its Jacobian (forward mode: :math:`p` passes over the data), and the
+    bread is the inverse Hessian of :math:`\sum_i \ell_i`. Returns the
+    :class:`~estimators.covariance.Sandwich` and, when the Hessian has no
+    inverse, the reason (its bread is then NaN).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from .solve import x64_context
+
+    with x64_context(dtype):
+        theta = jnp.asarray(params, dtype)
+        arrays = [jnp.asarray(a, dtype) for a in data]
+        scores = jax.jacfwd(row_losses)(theta, *arrays)
+        hessian = jax.hessian(lambda t: jnp.sum(row_losses(t, *arrays)))(theta)
+        scores, hessian = np.asarray(scores, dtype=float), np.asarray(hessian, dtype=float)
+    bread, reason = invert_hessian(hessian)
+    return Sandwich(bread, scores, nobs, frequency_weights, leverage), reason

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .base import FitResult, RegressionEstimator
+from .covariance import Sandwich
 from .errors import DataError, InferenceWarning, SettingsError
 from .frame import Design, collinear_columns
 from .losses import squared_deviation, weighted_mean
@@ -310,6 +311,9 @@ class LinearRegression(RegressionEstimator):
         solver: str = "qr",
         tol: float | None = None,
         max_iter: int | None = None,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         self._set_settings(locals())
 
@@ -365,7 +369,25 @@ def _fit_result(
         df_resid=stats["nobs_"] - df_params,
         history=ls.solution.trace * ls.y_scale**2,  # the loss in units of y^2
         attributes=stats,
+        sandwich=_least_squares_sandwich(design, ls, stats["nobs_"]),
     )
+
+
+def _least_squares_sandwich(design: Design, ls: _LeastSquares, nobs: int) -> Sandwich:
+    r"""Sandwich ingredients of :math:`\sum_i w_i (y_i - x_i^\top\beta)^2 (+ \text{penalty})`.
+
+    Scores :math:`s_i = -2 w_i r_i x_i` (the rows' gradients), bread
+    :math:`A^{-1} = \tfrac12 M^{-1}` with :math:`M = X^\top W X (+ \Lambda)`
+    taken from the solver's factorisation (:math:`D^{-1} C D^{-1}`, not a fresh
+    inverse of the normal equations, which would square the condition number),
+    leverages :math:`h_i = w_i x_i^\top M^{-1} x_i`.
+    """
+    X, w = design.X, design.weights
+    inverse = ls.inverse_scaled / np.outer(ls.scales, ls.scales)
+    residual = design.y - X @ ls.coef
+    scores = (-2.0 * w * residual)[:, None] * X
+    leverage = w * np.einsum("ij,jk,ik->i", X, inverse, X)
+    return Sandwich(0.5 * inverse, scores, float(nobs), leverage=leverage)
 
 
 class Ridge(RegressionEstimator):
@@ -416,7 +438,16 @@ class Ridge(RegressionEstimator):
     _failure_hint = _QR_FAILURE_HINT
     _convergence_hint = _RIDGE_CONVERGENCE_HINT
 
-    def __init__(self, alpha: float = 1.0, *, fit_intercept: bool = True, missing: str = "raise"):
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        fit_intercept: bool = True,
+        missing: str = "raise",
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
+    ):
         self._set_settings(locals())
 
     def _check_settings(self) -> None:

@@ -566,6 +566,9 @@ def test_estimator_api():
         "solver": "newton",
         "tol": 1e-6,
         "max_iter": None,
+        "cov_type": "nonrobust",
+        "use_t": None,
+        "cov_options": None,
     }
     assert repr(model) == "LinearRegression(solver='newton', tol=1e-06)"
     assert clone(Ridge(alpha=3.0)).get_params()["alpha"] == 3.0
