@@ -424,6 +424,33 @@ class RegressionEstimator(Estimator):
             self._predict_mean(matrix), index=index, name=f"predicted_{self.design_info_.response}"
         )
 
+    def predict_frame(self, X: Any, alpha: float = 0.05) -> pd.DataFrame:
+        """Predictions with uncertainty for new ``X``, a row per row of ``X`` (same index).
+
+        Columns ``mean``, ``mean_se``, ``mean_ci_lower``, ``mean_ci_upper`` and,
+        for least squares, ``obs_ci_lower``, ``obs_ci_upper`` (prediction
+        intervals for a new observation); see
+        :func:`estimators.prediction.prediction_frame`.
+        """
+        from .prediction import prediction_frame
+
+        self._check_fitted()
+        matrix, index = self._predict_matrix(X)
+        names = self.design_info_.names
+        return prediction_frame(
+            matrix,
+            self.params_[names].to_numpy(),
+            self.cov_.loc[names, names].to_numpy(),
+            index=index,
+            alpha=alpha,
+            df=self._df_inference,
+            obs_variance=self._observation_variance(),
+        )
+
+    def _observation_variance(self) -> float | None:
+        """Variance of a new observation about its mean (least squares: ``scale_``), or None."""
+        return None
+
     def _predict_matrix(self, X: Any) -> tuple[np.ndarray, pd.Index]:
         """The design matrix of new data: the formula's spec reapplied, else the columns."""
         spec = getattr(self, "formula_spec_", None)

@@ -339,6 +339,9 @@ class LinearRegression(RegressionEstimator):
         ):
             raise SettingsError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
 
+    def _observation_variance(self) -> float:
+        return self.scale_
+
     def _fit_design(self, design: Design) -> FitResult:
         if self.solver == "qr":
             ls = _solve_least_squares(
