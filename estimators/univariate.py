@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import Estimator
+from .base import Estimator, cut_groups
+from .covariance import Sandwich
 from .errors import SettingsError
 from .frame import Sample, as_sample
 from .solve import DTYPES, Solution
@@ -59,9 +60,15 @@ class SampleEstimator(Estimator):
         if not (isinstance(tol, int | float) and tol > 0):
             raise SettingsError(f"tol must be a positive number, got {tol!r}")
 
-    def _sample(self, x: Any, sample_weight: Any) -> Sample:
-        """Check the settings, then validate the sample (DataError naming the rows)."""
+    def _sample(self, x: Any, sample_weight: Any, groups: Any = None) -> Sample:
+        """Check the settings, then validate the sample (DataError naming the rows).
+
+        ``groups`` (cluster labels, one per value of ``x``) are only checked
+        against the inference settings here; :meth:`_store_estimate` cuts them
+        to the values kept.
+        """
         self._check_settings()
+        self._check_inference_settings(groups)
         return as_sample(x, sample_weight=sample_weight, missing=self.missing)
 
     def _store_estimate(
@@ -75,11 +82,16 @@ class SampleEstimator(Estimator):
         history: pd.DataFrame,
         df_resid: float | None,
         variance: float | None = None,
+        sandwich: Sandwich | None = None,
+        groups: Any = None,
+        cov_note: str | None = None,
     ) -> None:
         """Set the learned attributes of a one-parameter fit.
 
         ``variance`` defaults to ``std_error**2``; pass it where it is known
-        more exactly than the square of a rounded square root.
+        more exactly than the square of a rounded square root. ``sandwich``,
+        ``groups`` (the labels as passed to ``fit``) and ``cov_note`` are
+        handed to :meth:`Estimator._store_fit` for the robust covariance types.
         """
         if variance is None:
             with np.errstate(over="ignore"):  # data near 1e300: the variance overflows, the SE not
@@ -92,6 +104,10 @@ class SampleEstimator(Estimator):
             history=history,
             nobs=sample.nobs,
             df_resid=df_resid,
+            sandwich=sandwich,
+            groups=None if groups is None else cut_groups(groups, sample.keep),
+            cov_note=cov_note,
+            row_index=sample.index,
         )
         self.n_dropped_ = sample.n_dropped
         self.variable_ = sample.name
