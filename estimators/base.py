@@ -266,6 +266,16 @@ class Estimator:
         self._check_fitted()
         return inference.summary_frame(self.params_, self.std_errors_, self._df_inference, alpha)
 
+    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
+        """The summary as a long table with a ``term`` column and a plain RangeIndex.
+
+        Columns ``term, estimate, std_error, statistic, p_value, ci_lower,
+        ci_upper`` (broom's ``tidy`` layout), ready to stack with
+        ``pd.concat(..., keys=...)`` across many fits.
+        """
+        frame = self.summary(alpha)
+        return frame.rename_axis("term").reset_index()
+
     def summary_text(self, alpha: float = 0.05) -> str:
         """The summary as text: a header (model, data, solver, fit statistics) over the table."""
         from .report import summary_text
@@ -566,10 +576,12 @@ def group_labels(groups: Any, X: Any) -> Any:
 
 
 def cut_groups(groups: Any, keep: np.ndarray | None) -> list[np.ndarray]:
-    """Cluster label codes of the rows kept (``keep``: a mask, None for all), validated."""
+    """Cluster label codes of the rows kept (``keep``: a mask over the input rows, None for
+    all), validated: one label per input row (the covariance checks the count again
+    against the rows fitted, which also covers ``keep=None``)."""
     n = _n_rows(groups)
     if keep is not None:
-        groups = _take_rows(groups, np.flatnonzero(keep), n, "groups")
+        groups = _take_rows(groups, np.flatnonzero(keep), len(keep), "groups")
         n = int(np.sum(keep))
     return covariance.cluster_codes(groups, n)
 

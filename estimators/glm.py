@@ -30,7 +30,11 @@ Hessian of the total negative log-likelihood (``information="observed"``,
 statsmodels' ``method="newton"`` fits) or of its expectation
 (``information="expected"``, statsmodels' default IRLS fits; the two agree for
 canonical links), times the dispersion :math:`\hat\phi = \chi^2_{\text{Pearson}}
-/ (n - p)` for the gaussian and gamma families; statistics are z.
+/ (n - p)` for the gaussian and gamma families; statistics are z (``use_t``
+for t). Robust covariances (``cov_type`` HC0, HC1, cluster, HAC) are
+sandwiches of the observed Hessian and the per-row scores, both from autodiff
+of the per-row negative log-likelihood, as statsmodels' GLM
+``fit(cov_type=...)``.
 
 The pieces live in small modules: :mod:`estimators.glm_kernels` (the compiled
 loss, structured Hessian and information), :mod:`estimators.glm_design`
@@ -40,24 +44,37 @@ loss, structured Hessian and information), :mod:`estimators.glm_design`
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 import pandas as pd
 
-from .base import FitResult, RegressionEstimator, formula_inputs
+from .base import FitResult, RegressionEstimator, formula_inputs, group_labels
 from .errors import DataError, SettingsError
 from .families import FAMILIES, LINKS, Family, Link, saturated_nll
-from .frame import Design, format_rows
+from .frame import INTERCEPT, Design, format_rows
 from .glm_design import offset_design, total_offset
-from .glm_inference import covariance, goodness_of_fit
+from .glm_inference import (
+    alpha_jacobian,
+    covariance,
+    glm_sandwich,
+    goodness_of_fit,
+    intercept_only_eta,
+    inverse_information,
+    negative_binomial_null_alpha,
+    null_loglike,
+    pseudo_rsquared,
+)
 from .glm_kernels import (
     column_scale,
     information_matrix,
     linear_predictor,
     loss_and_hessian,
     mean_of,
+    row_curvature,
+    row_slopes,
 )
 from .separation import PerfectSeparationWarning, check_separation
 from .solve import Status, minimize, x64_context
@@ -65,6 +82,21 @@ from .solve import Status, minimize, x64_context
 __all__ = ["GLM", "LogisticRegression", "PerfectSeparationWarning", "PoissonRegression"]
 
 INFORMATION = ("observed", "expected")
+SEPARATED_NOTE = (
+    "the responses are perfectly separated: the maximum likelihood estimate does not exist"
+)
+
+
+class _NewtonFit(NamedTuple):
+    """A solved GLM: the Solution, coefficients in data units, and the device arrays."""
+
+    solution: Any
+    beta: np.ndarray
+    log_alpha: float
+    X: jax.Array
+    y: jax.Array
+    wn: jax.Array
+    eta: jax.Array
 
 
 class GLM(RegressionEstimator):
@@ -97,7 +129,28 @@ class GLM(RegressionEstimator):
         negative log-likelihood, as statsmodels' ``GLM.fit(method="newton")``
         and ``NegativeBinomial``; ``"expected"``: from the Fisher information,
         as statsmodels' default IRLS fit. They coincide for canonical links
-        (logit, log for poisson, identity, inverse for gamma).
+        (logit, log for poisson, identity, inverse for gamma). Used by the
+        ``"nonrobust"`` covariance only: the robust ones take the observed
+        Hessian, as statsmodels.
+    cov_type : ``"nonrobust"`` (default: :math:`\hat\phi` times the inverse
+        information), or a sandwich :math:`c\,A^{-1} B A^{-1}` with :math:`A`
+        the observed Hessian of :math:`\sum_i w_i \ell_i` and the scores
+        :math:`s_i = w_i \ell'(\eta_i) x_i` (by autodiff of the per-row
+        negative log-likelihood; with :math:`\alpha` when it is estimated):
+        ``"HC0"`` (:math:`B = \sum_i s_i s_i^\top / w_i`, :math:`c = 1`;
+        statsmodels' ``cov_type="HC0"``), ``"HC1"`` (HC0 times
+        :math:`n/(n-k)`; statsmodels' GLM gives HC0 for ``"HC1"``),
+        ``"cluster"`` (:math:`B = \sum_g S_g S_g^\top`, :math:`c =
+        \frac{G}{G-1}\frac{n-1}{n-k}`; labels from ``fit(groups=...)``, two
+        columns for two-way clustering) or ``"HAC"`` (Newey-West, Bartlett
+        weights, no finite-sample factor, ``cov_options={"maxlags": L}``,
+        default :math:`\lfloor 4 (n/100)^{2/9} \rfloor`). :math:`n = \sum_i
+        w_i`, :math:`k` the number of parameters; see
+        :mod:`estimators.covariance`. HC2 and HC3 (least squares) are not
+        offered. The sandwich does not depend on the dispersion.
+    use_t : None or False (default: z statistics, as statsmodels' GLM), True
+        (t with :math:`n - k` degrees of freedom; :math:`G - 1` for cluster).
+    cov_options : None or ``{"maxlags": L}`` for ``"HAC"``.
 
     The response must be in [0, 1] for the binomial family (0/1 outcomes, or
     proportions of successes with ``sample_weight`` = numbers of trials),
@@ -113,6 +166,9 @@ class GLM(RegressionEstimator):
     (:math:`-2\,\text{llf} + k \log n`, statsmodels' ``bic_llf``, its ``bic``
     since 0.14), with :math:`k` the number of mean parameters (plus one for an
     estimated alpha; the dispersion is not counted, as in statsmodels),
+    ``llnull_`` (log-likelihood of the intercept-only model with the same
+    offset, exposure and weights, at ``scale_``: statsmodels' ``llnull``),
+    ``pseudo_rsquared_`` (McFadden's :math:`1 - \text{llf}/\text{llnull}`),
     ``alpha_`` (negative binomial), ``mu_`` (fitted means), ``separated_``
     (True when perfect separation was detected: then a
     :class:`PerfectSeparationWarning` and ``converged_ = False``).
@@ -129,6 +185,9 @@ class GLM(RegressionEstimator):
     >>> m.params_.round(6).tolist()
     [-0.745683, 0.677524]
     """
+
+    # HC2 / HC3 need least-squares leverages: not offered (an informative SettingsError).
+    _cov_types = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
     # The solver is always Newton, so the base class's hints about solvers and
     # learning rates do not apply.
@@ -149,6 +208,9 @@ class GLM(RegressionEstimator):
         tol: float = 1e-8,
         max_iter: int | None = None,
         information: str = "observed",
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         self._set_settings(locals())
 
@@ -236,6 +298,7 @@ class GLM(RegressionEstimator):
         exposure: Any = None,
         *,
         formula: str | None = None,
+        groups: Any = None,
     ) -> GLM:
         """Fit to ``X`` (array or DataFrame) and ``y``; optional offset / exposure per row.
 
@@ -243,15 +306,24 @@ class GLM(RegressionEstimator):
         only, > 0) adds ``log(exposure)``, so the mean is proportional to it.
         With ``formula="y ~ x1 + C(g)"``, ``X`` is a DataFrame and ``y`` None
         (see :func:`~estimators.base.formula_inputs`); offset and exposure stay
-        arguments, one value per row of ``X``.
+        arguments, one value per row of ``X``. ``groups``: cluster labels for
+        ``cov_type="cluster"`` (one per row, two columns for two-way clustering,
+        or column names of the DataFrame ``X``).
         """
         self._check_settings()
+        self._check_inference_settings(groups)
         family, link = self._model()
+        per_row = {
+            "sample_weight": sample_weight,
+            "offset": offset,
+            "exposure": exposure,
+            "groups": group_labels(groups, X),
+        }
         inputs = formula_inputs(
             X,
             y,
             formula,
-            {"sample_weight": sample_weight, "offset": offset, "exposure": exposure},
+            per_row,
             missing=self.missing,
             owner=self,
         )
@@ -275,11 +347,12 @@ class GLM(RegressionEstimator):
         self._store_design_fit(design, result, inputs, names)
         if separated:
             self.converged_ = False
+            if not np.all(np.isfinite(self.std_errors_)):
+                self.cov_note_ = SEPARATED_NOTE
         return self
 
-    def _fit_design(self, design: Design) -> FitResult:
-        family, link = self._model()
-        estimate_alpha = self._estimates_alpha(family)
+    def _newton(self, design: Design, family: Family, link: Link, estimate_alpha: bool):
+        """Minimise the mean negative log-likelihood by structured Newton; arrays on the device."""
         offset = getattr(design, "offset", None)
         offset = np.zeros(len(design.y)) if offset is None else offset
         X, y, w = design.X, design.y, design.weights
@@ -312,27 +385,53 @@ class GLM(RegressionEstimator):
         )
         beta = col_scale * np.asarray(solution.params["coef"], dtype=float)
         log_alpha = float(solution.params["log_alpha"]) if estimate_alpha else np.log(alpha_fixed)
-        alpha = float(np.exp(log_alpha)) if family.name == "negative_binomial" else None
         with x64_context("float64"):
             eta = linear_predictor(X_dev, beta, offset_dev)
-            information = information_matrix(
+        return _NewtonFit(solution, beta, log_alpha, X_dev, y_dev, wn_dev, eta)
+
+    def _fit_design(self, design: Design) -> FitResult:
+        family, link = self._model()
+        estimate_alpha = self._estimates_alpha(family)
+        fit = self._newton(design, family, link, estimate_alpha)
+        solution, beta, log_alpha, eta = fit.solution, fit.beta, fit.log_alpha, fit.eta
+        alpha = float(np.exp(log_alpha)) if family.name == "negative_binomial" else None
+        y, w = design.y, design.weights
+
+        def information(expected: bool) -> np.ndarray:
+            matrix = information_matrix(
                 family,
                 link,
-                X_dev,
-                y_dev,
-                wn_dev,
+                fit.X,
+                fit.y,
+                fit.wn,
                 eta,
                 log_alpha,
                 estimate_alpha=estimate_alpha,
-                expected=self.information == "expected",
+                expected=expected,
             )
-        information = information * design.nobs  # of the total, not the mean, loss
+            return matrix * design.nobs  # of the total, not the mean, loss
+
+        observed = information(expected=False)
         mu = mean_of(link, np.asarray(eta))
         separated = check_separation(family, design, mu, solution.converged)
         params = np.append(beta, alpha) if estimate_alpha else beta
         attributes = goodness_of_fit(family, link, y, w, mu, alpha, len(params))
-        cov = covariance(information, attributes["scale_"], alpha, design, separated)
+        jac = alpha_jacobian(len(params), design.X.shape[1], alpha)
+        inverse_observed, reason_observed = inverse_information(observed, design, separated)
+        if self.information == "expected":
+            inverse, reason = inverse_information(information(expected=True), design, separated)
+        else:
+            inverse, reason = inverse_observed, reason_observed
+        cov = covariance(inverse, attributes["scale_"], jac)
+        slopes = row_slopes(family, link, fit.y, eta, log_alpha, estimate_alpha=estimate_alpha)
+        sandwich = glm_sandwich(design.X, w, slopes, inverse_observed, jac)
+        if self.cov_type != "nonrobust":
+            reason = reason_observed
+        mu_null, alpha_null = self._null_means(design, family, link, estimate_alpha, alpha)
+        llnull = null_loglike(family, y, w, mu_null, attributes["scale_"], alpha_null)
         attributes.update(
+            llnull_=llnull,
+            pseudo_rsquared_=pseudo_rsquared(attributes["llf_"], llnull),
             mu_=pd.Series(mu, index=design.index, name=f"fitted_{design.response}"),
             family_=family.name,
             link_=link.name,
@@ -341,8 +440,58 @@ class GLM(RegressionEstimator):
         if alpha is not None:
             attributes["alpha_"] = alpha
         return FitResult(
-            params=params, cov=cov, solution=solution, df_resid=None, attributes=attributes
+            params=params,
+            cov=cov,
+            solution=solution,
+            df_resid=None,
+            attributes=attributes,
+            sandwich=sandwich,
+            # Under separation the PerfectSeparationWarning says it all; fit() records the note.
+            cov_note=None if separated else reason,
         )
+
+    def _null_means(
+        self, design: Design, family: Family, link: Link, estimate_alpha: bool, alpha: float | None
+    ) -> tuple[np.ndarray, float | None]:
+        r"""Fitted means (and alpha) of the intercept-only model, for ``llnull_``.
+
+        Without an offset the null MLE of the mean is the weighted mean
+        :math:`\bar y` for every link (the score equation :math:`\sum_i w_i
+        (y_i - \mu)\,\mu'/V(\mu) = 0` with one :math:`\mu`), as statsmodels
+        computes it, and an estimated NB alpha is a one-dimensional MLE at
+        that mean. With an offset: the one intercept by a safeguarded Newton
+        iteration on kernels already compiled for the fit; a negative binomial
+        with both an offset and an estimated alpha refits the one-column
+        design. NaN when the null MLE does not exist.
+        """
+        offset = design.offset
+        y, w, n = design.y, design.weights, len(design.y)
+        nan = np.full(n, np.nan)
+        if not np.any(offset):
+            ybar = float(np.sum(w * y) / np.sum(w))
+            if estimate_alpha:
+                return np.full(n, ybar), negative_binomial_null_alpha(y, w, ybar)
+            return np.full(n, ybar), alpha
+        if not estimate_alpha:
+            log_alpha = 0.0 if alpha is None else float(np.log(alpha))
+            y_float = np.asarray(y, dtype=np.float64)
+            b = intercept_only_eta(
+                lambda eta: row_slopes(
+                    family, link, y_float, eta, log_alpha, estimate_alpha=False
+                ),
+                lambda eta: row_curvature(family, link, y_float, eta, log_alpha),
+                w,
+                offset,
+                start=_null_start(family, link, y, w, offset),
+            )
+            return (nan, alpha) if b is None else (mean_of(link, b + offset), alpha)
+        null = dataclasses.replace(
+            design, X=np.ones((n, 1)), names=[INTERCEPT], features=[], fit_intercept=True
+        )
+        fit = self._newton(null, family, link, estimate_alpha)
+        if not fit.solution.converged:
+            return nan, alpha
+        return mean_of(link, np.asarray(fit.eta)), float(np.exp(fit.log_alpha))
 
     # ------------------------------------------------------------ predict
     def predict(self, X: Any, offset: Any = None, exposure: Any = None) -> pd.Series:
@@ -367,6 +516,45 @@ class GLM(RegressionEstimator):
             mean_of(link, matrix @ coef + extra),
             index=index,
             name=f"predicted_{self.design_info_.response}",
+        )
+
+    def predict_frame(
+        self, X: Any, offset: Any = None, exposure: Any = None, alpha: float = 0.05
+    ) -> pd.DataFrame:
+        r"""Predicted means with standard errors and confidence intervals, a row per row of ``X``.
+
+        Columns ``mean`` (:math:`g^{-1}(\hat\eta)`, :math:`\hat\eta =
+        x^\top\hat\beta + o`), ``mean_se`` (delta method: :math:`|d g^{-1}/d\eta|
+        \sqrt{x^\top \hat V x}`, :math:`\hat V` = ``cov_`` of the mean
+        parameters, whatever ``cov_type``), ``mean_ci_lower`` / ``mean_ci_upper``
+        (the interval for :math:`\eta` mapped through :math:`g^{-1}`, so it stays
+        in the mean's range), as statsmodels' ``GLMResults.get_prediction(...)
+        .summary_frame()``; z quantiles unless ``use_t``. ``offset`` / ``exposure``
+        as in :meth:`predict`. See :func:`estimators.prediction.prediction_frame`.
+        """
+        from .prediction import prediction_frame
+
+        self._check_fitted()
+        _, link = self._model()
+        matrix, index = self._predict_matrix(X)
+        extra = total_offset(
+            offset,
+            exposure,
+            n=matrix.shape[0],
+            index=index,
+            missing="drop",
+            log_link=link.name == "log",
+        )
+        names = self.design_info_.names
+        return prediction_frame(
+            matrix,
+            self.params_[names].to_numpy(),
+            self.cov_.loc[names, names].to_numpy(),
+            index=index,
+            alpha=alpha,
+            df=self._df_inference,
+            inverse_link=link.mean,
+            offset=extra,
         )
 
     def _predict_mean(self, matrix: np.ndarray) -> np.ndarray:
@@ -414,6 +602,18 @@ def _starting_values(
     return params
 
 
+def _null_start(family: Family, link: Link, y: np.ndarray, w: np.ndarray, offset) -> float:
+    """A finite start for the intercept-only fit: g(ybar) less the mean offset, else 0."""
+    ybar = float(np.sum(w * y) / np.sum(w))
+    if family.name == "binomial":
+        ybar = min(max(ybar, 1e-3), 1 - 1e-3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        start = float(link.link(np.asarray(max(ybar, 1e-3))))
+    if link.name == "log":
+        start -= float(np.sum(w * offset) / np.sum(w))
+    return start if np.isfinite(start) else 0.0
+
+
 class _FixedFamilyGLM(GLM):
     """A :class:`GLM` whose family and link are class attributes, not settings.
 
@@ -433,6 +633,9 @@ class _FixedFamilyGLM(GLM):
         tol: float = 1e-8,
         max_iter: int | None = None,
         information: str = "observed",
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         self._set_settings(locals())
 

@@ -138,6 +138,9 @@ def offset_design(
         keep = ~nan
         if not keep.any():
             raise DataError(f"no rows left: all {len(total)} rows have a missing offset")
+        # Rows of the input kept, for cutting per-row inputs (cluster labels) alike.
+        kept_input = np.ones(n, dtype=bool) if design.keep is None else design.keep.copy()
+        kept_input[np.flatnonzero(kept_input)[nan]] = False
         design = dataclasses.replace(
             design,
             X=design.X[keep],
@@ -145,6 +148,7 @@ def offset_design(
             weights=design.weights[keep],
             index=design.index[keep],
             n_dropped=design.n_dropped + int(nan.sum()),
+            keep=kept_input,
         )
         total = total[keep]
     return OffsetDesign(**_fields(design), offset=total)

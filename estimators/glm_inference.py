@@ -1,19 +1,22 @@
 r"""Inference for a fitted GLM: the covariance of the estimates and the fit statistics.
 
 Both follow statsmodels 0.15 (``GLM`` and ``discrete_model.NegativeBinomial``):
-the covariance is :math:`\hat\phi` times the inverse of the information (the
-Hessian of the total negative log-likelihood, observed or expected), and
-``llf_``, ``deviance_``, ``pearson_chi2_``, ``scale_``, ``aic_`` and ``bic_``
-use statsmodels' definitions.
+the model-based covariance is :math:`\hat\phi` times the inverse of the
+information (the Hessian of the total negative log-likelihood, observed or
+expected); the robust ones (HC0, HC1, cluster, HAC; :mod:`estimators.covariance`)
+come from :func:`glm_sandwich`; ``llf_``, ``llnull_``, ``pseudo_rsquared_``,
+``deviance_``, ``pearson_chi2_``, ``scale_``, ``aic_`` and ``bic_`` use
+statsmodels' definitions.
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
 
 import numpy as np
 
-from .errors import DataError, InferenceWarning
+from .covariance import Sandwich
+from .errors import DataError
 from .families import Family, Link
 from .frame import Design, collinear_columns
 
@@ -66,43 +69,43 @@ def goodness_of_fit(
     }
 
 
-def covariance(
-    information: np.ndarray,
-    scale: float,
-    alpha: float | None,
-    design: Design,
-    separated: bool,
-) -> np.ndarray:
-    r"""Covariance :math:`\hat\phi\,J I^{-1} J` of the reported parameters.
+def inverse_information(
+    information: np.ndarray, design: Design, separated: bool
+) -> tuple[np.ndarray, str | None]:
+    r"""The inverse of the information in :math:`(\beta, \log\alpha)`, or NaN and the reason.
 
-    ``information`` is the Hessian of the total negative log-likelihood in
-    :math:`(\beta, \log\alpha)`; it is inverted after scaling to unit
-    diagonal (equilibration), and :math:`J = \operatorname{diag}(1, \dots,
-    1, \alpha)` maps :math:`\log\alpha` to :math:`\alpha` (the delta method,
-    exact for the Hessian at a stationary point). A singular information is a
+    Inverted after scaling to unit diagonal (equilibration), so that columns in
+    very different units do not look singular. A singular information is a
     :class:`~estimators.errors.DataError` naming the collinear columns when
-    there are some, else NaN with an :class:`~estimators.errors.InferenceWarning`
-    (silently NaN under separation, which has its own warning).
-    Called from ``GLM._fit_design`` (the warning's ``stacklevel`` counts on it).
+    there are some (the model is not identified); otherwise NaN with the
+    reason (under separation the reason is the separation, which has its own
+    warning).
     """
     k = information.shape[0]
     diag = np.diag(information)
+    nan = np.full((k, k), np.nan)
+    if separated:
+        reason = (
+            "the responses are perfectly separated (the maximum likelihood estimate does "
+            "not exist)"
+        )
+    else:
+        reason = (
+            "the information matrix (the Hessian of the negative log-likelihood) is "
+            "singular at the estimate"
+        )
     if not np.all(np.isfinite(information)) or np.any(diag <= 0):
-        return _singular(design, separated, k)
+        return _singular(design, separated, nan, reason)
     d = 1 / np.sqrt(diag)
     unit = d[:, None] * information * d[None, :]
     eigenvalues = np.linalg.eigvalsh(unit)
     if eigenvalues[0] <= 1e3 * np.finfo(float).eps * eigenvalues[-1]:
-        return _singular(design, separated, k)
+        return _singular(design, separated, nan, reason)
     inverse = d[:, None] * np.linalg.inv(unit) * d[None, :]
-    inverse = (inverse + inverse.T) / 2
-    jac = np.ones(k)
-    if k > design.X.shape[1]:
-        jac[-1] = alpha
-    return scale * jac[:, None] * inverse * jac[None, :]
+    return (inverse + inverse.T) / 2, None
 
 
-def _singular(design: Design, separated: bool, k: int) -> np.ndarray:
+def _singular(design: Design, separated: bool, nan: np.ndarray, reason: str):
     if not separated:
         dependent = collinear_columns(design.X, list(design.names))
         if dependent:
@@ -110,10 +113,167 @@ def _singular(design: Design, separated: bool, k: int) -> np.ndarray:
                 f"the design is singular: column(s) {dependent} are (numerically) linear "
                 "combinations of the others; drop them"
             )
-        warnings.warn(
-            "the information matrix is singular at the estimate: standard errors are "
-            "reported as NaN",
-            InferenceWarning,
-            stacklevel=5,
-        )
-    return np.full((k, k), np.nan)
+    return nan, reason
+
+
+def alpha_jacobian(k: int, n_mean: int, alpha: float | None) -> np.ndarray:
+    r"""Diagonal of :math:`J = \partial(\beta, \alpha) / \partial(\beta, \log\alpha)`.
+
+    Ones, and :math:`\alpha` for the last parameter when alpha is estimated
+    (:math:`k > ` ``n_mean``): a covariance in :math:`\log\alpha` maps to one
+    in :math:`\alpha` as :math:`J V J` (the delta method; for the inverse
+    Hessian it is exact at a stationary point).
+    """
+    jac = np.ones(k)
+    if k > n_mean:
+        jac[-1] = alpha
+    return jac
+
+
+def covariance(inverse: np.ndarray, scale: float, jac: np.ndarray) -> np.ndarray:
+    r"""The model-based covariance :math:`\hat\phi\,J I^{-1} J` of the reported parameters."""
+    return scale * jac[:, None] * inverse * jac[None, :]
+
+
+def glm_sandwich(
+    X: np.ndarray,
+    w: np.ndarray,
+    slopes: np.ndarray,
+    inverse_observed: np.ndarray,
+    jac: np.ndarray,
+) -> Sandwich:
+    r"""The sandwich ingredients of a GLM, in data units and the order of ``params_``.
+
+    The total loss is :math:`L = \sum_i w_i \ell_i` with :math:`\ell_i` the
+    per-row negative log-likelihood at unit dispersion (``slopes``: its
+    derivatives :math:`\partial\ell_i/\partial\eta_i`, and
+    :math:`\partial\ell_i/\partial\log\alpha` as a second column when alpha is
+    estimated). The scores are
+
+    .. math::  s_i = w_i\,\ell'(\eta_i)\,x_i \quad(\text{and } w_i\,
+               \partial\ell_i/\partial\alpha = w_i\,\partial\ell_i/\partial\log\alpha
+               \,/\,\alpha),
+
+    and the bread is :math:`J H^{-1} J` with :math:`H` the observed Hessian of
+    :math:`L` in :math:`(\beta, \log\alpha)`: statsmodels' GLM robust
+    covariances use the observed Hessian (``GLM.hessian(observed=True)``) and
+    ``score_obs``, whatever the ``information`` of the model-based covariance.
+    Both scale with :math:`1/\phi`, so the sandwich does not depend on the
+    dispersion. The weights are frequency weights.
+    """
+    slopes = slopes.reshape(len(w), -1)
+
+    def scores() -> np.ndarray:  # n x k: formed only when a covariance asks for it
+        beta = (w * slopes[:, 0])[:, None] * X
+        if slopes.shape[1] == 1:
+            return beta
+        return np.column_stack([beta, w * slopes[:, 1] / jac[-1]])
+
+    bread = jac[:, None] * inverse_observed * jac[None, :]
+    return Sandwich(bread, scores, float(np.sum(w)), frequency_weights=w)
+
+
+def null_loglike(
+    family: Family,
+    y: np.ndarray,
+    w: np.ndarray,
+    mu_null: np.ndarray,
+    scale: float,
+    alpha: float | None,
+) -> float:
+    r"""``llnull_``: the log-likelihood of the intercept-only model, as statsmodels' ``llnull``.
+
+    :math:`\sum_i w_i \log f(y_i; \mu_{0i}, \hat\phi)` at the null model's
+    fitted means :math:`\mu_0` (same offset, exposure and weights) and the
+    full model's dispersion :math:`\hat\phi` = ``scale_`` (statsmodels'
+    ``GLMResults.llnull`` uses ``self.scale``, also for the gaussian family,
+    whose ``llf`` is the concentrated one); for the negative binomial,
+    ``alpha`` is the null model's own (estimated, as statsmodels'
+    ``NegativeBinomial.llnull``) or the fixed value.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.sum(w * family.loglike_obs(y, mu_null, scale, alpha)))
+
+
+def intercept_only_eta(
+    slope: Callable[[np.ndarray], np.ndarray],
+    curvature: Callable[[np.ndarray], np.ndarray],
+    w: np.ndarray,
+    offset: np.ndarray,
+    start: float,
+    max_iter: int = 200,
+) -> float | None:
+    r"""The intercept :math:`b` of the intercept-only model with an offset, or None.
+
+    Solves :math:`g(b) = \sum_i w_i \ell'(b + o_i) = 0` (``slope(eta)`` gives
+    :math:`\ell'` per row, ``curvature(eta)`` :math:`\ell''`). The per-row
+    losses of the families are convex in :math:`\eta`, so :math:`g` increases:
+    a bracket is found by doubling steps from ``start`` and each Newton step
+    that leaves it is replaced by bisection, which cannot diverge. None when
+    no root is bracketed (the null MLE does not exist, e.g. all responses 0).
+
+    >>> y = np.array([1.0, 3.0]); o = np.log(np.array([1.0, 2.0]))  # poisson, exposure
+    >>> b = intercept_only_eta(lambda e: np.exp(e) - y, np.exp, np.ones(2), o, 0.0)
+    >>> round(float(np.exp(b)), 12)  # sum y / sum exposure
+    1.333333333333
+    """
+
+    def score(b: float) -> float:
+        return float(np.sum(w * slope(b + offset)))
+
+    lo = hi = start
+    g_lo = g_hi = score(start)
+    step = 1.0
+    while g_lo > 0 or g_hi < 0:  # widen until the sign changes
+        if step > 1e3 or not (np.isfinite(g_lo) and np.isfinite(g_hi)):
+            return None
+        if g_lo > 0:
+            lo, g_lo = lo - step, score(lo - step)
+        if g_hi < 0:
+            hi, g_hi = hi + step, score(hi + step)
+        step *= 2
+    b = start if lo <= start <= hi else (lo + hi) / 2
+    for _ in range(max_iter):
+        g = score(b)
+        if not np.isfinite(g):
+            return None
+        if g == 0:
+            return b
+        lo, hi = (b, hi) if g < 0 else (lo, b)
+        h = float(np.sum(w * curvature(b + offset)))
+        newton = b - g / h if h > 0 else np.nan
+        new = newton if lo < newton < hi else (lo + hi) / 2
+        if abs(new - b) <= 4 * np.finfo(float).eps * max(1.0, abs(b)):
+            return new
+        b = new
+    return b
+
+
+def negative_binomial_null_alpha(y: np.ndarray, w: np.ndarray, mu: float) -> float:
+    r"""The ML :math:`\alpha` of the intercept-only NB2 model without offset (mean :math:`\bar y`).
+
+    One-dimensional: Brent's method on :math:`\log\alpha \in [-30, 10]`, to
+    :math:`10^{-10}` (the log-likelihood, flat at its maximum, is then exact to
+    rounding).
+    """
+    from scipy import optimize, special
+
+    def negative_loglike(log_alpha: float) -> float:
+        alpha = np.exp(log_alpha)
+        r = 1.0 / alpha
+        rows = special.gammaln(y + r) - special.gammaln(r) + special.xlogy(y, alpha * mu)
+        return -float(np.sum(w * (rows - (y + r) * np.log1p(alpha * mu))))
+
+    found = optimize.minimize_scalar(
+        negative_loglike, bounds=(-30.0, 10.0), method="bounded", options={"xatol": 1e-10}
+    )
+    return float(np.exp(found.x))
+
+
+def pseudo_rsquared(llf: float, llnull: float) -> float:
+    """McFadden's pseudo R squared ``1 - llf / llnull`` (statsmodels' ``pseudo_rsquared("mcf")``).
+
+    >>> round(pseudo_rsquared(-40.0, -50.0), 12)
+    0.2
+    """
+    return 1.0 - llf / llnull if llnull != 0 else float("nan")

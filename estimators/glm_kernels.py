@@ -206,6 +206,47 @@ def _row_curvature(family_name: str, link_name: str, estimate_alpha: bool, expec
     return jax.jit(curvature)
 
 
+@functools.cache
+def _row_slopes(family_name: str, link_name: str, estimate_alpha: bool):
+    r"""Jitted :math:`\partial\ell/\partial\eta` per row, with :math:`\partial\ell/\partial
+    \log\alpha` as a second column when alpha is estimated (``(n,)`` or ``(n, 2)``)."""
+    _, d1, _, _ = _row_derivatives(family_name, link_name, estimate_alpha)
+    if not estimate_alpha:
+        return jax.jit(d1)
+    return jax.jit(lambda eta, y, log_alpha: jnp.stack(d1(eta, y, log_alpha), axis=1))
+
+
+def row_slopes(
+    family: Family, link: Link, y: jax.Array, eta: jax.Array, log_alpha: float, *, estimate_alpha
+) -> np.ndarray:
+    r"""The per-row loss's derivatives in the linear predictor (and in :math:`\log\alpha`).
+
+    By the chain rule the score of row :math:`i` in :math:`\beta` is
+    :math:`\ell'(\eta_i)\,x_i`: this is the row factor, by autodiff of the
+    per-row loss (the Jacobian ``jax.jacfwd`` of the row losses in
+    :math:`\beta` would be the same numbers at :math:`p` times the work).
+
+    >>> with jax.enable_x64(True):  # poisson, log link: l' = mu - y
+    ...     row_slopes(FAMILIES["poisson"], LINKS["log"], jnp.array([2.0]),
+    ...                jnp.array([0.0]), 0.0, estimate_alpha=False).tolist()
+    [-1.0]
+    """
+    slopes = _row_slopes(family.name, link.name, estimate_alpha)
+    with x64_context("float64"):
+        return np.asarray(slopes(eta, y, log_alpha), dtype=float)
+
+
+def row_curvature(family: Family, link: Link, y: jax.Array, eta: jax.Array, log_alpha: float):
+    r""":math:`\partial^2\ell/\partial\eta^2` per row at a fixed alpha (the observed one).
+
+    The jitted function is the one :func:`information_matrix` uses, so for the
+    shapes of a fit it is already compiled.
+    """
+    curvature = _row_curvature(family.name, link.name, False, False)
+    with x64_context("float64"):
+        return np.asarray(curvature(eta, y, log_alpha), dtype=float)
+
+
 @jax.jit
 def _weighted_gram(X: jax.Array, v: jax.Array) -> jax.Array:
     """X^T diag(v) X by row blocks (one compile per shape, whatever the model)."""

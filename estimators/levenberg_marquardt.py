@@ -123,12 +123,14 @@ class LevenbergMarquardtResult(NamedTuple):
     ``solution.value`` is the mean squared weighted residual
     :math:`\|f\|^2 / \sum_i w_i` and ``solution.trace`` its history; ``jacobian``
     is :math:`J`, the Jacobian of :math:`f = \sqrt w\,(m - y)` at the estimate
-    (``(n, p)``); ``rss`` is :math:`\|f\|^2` there.
+    (``(n, p)``); ``rss`` is :math:`\|f\|^2` there and ``residuals`` is
+    :math:`f` (``(n,)``; the sandwich's scores are :math:`2 f_i J_i`).
     """
 
     solution: Solution
     jacobian: np.ndarray
     rss: float
+    residuals: np.ndarray
 
 
 def check_settings(*, tol: Any, xtol: Any, gtol: Any, step_bound: Any, max_iter: Any) -> None:
@@ -187,7 +189,9 @@ def levenberg_marquardt(
             float(step_bound),
         )
         out, jac = jax.device_get((out, jac))
-    return LevenbergMarquardtResult(_solution(out), np.asarray(jac), float(out.fnorm) ** 2)
+    return LevenbergMarquardtResult(
+        _solution(out), np.asarray(jac), float(out.fnorm) ** 2, np.asarray(out.f)
+    )
 
 
 # --------------------------------------------------------------------------- the kernel

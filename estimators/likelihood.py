@@ -14,25 +14,41 @@ natural parameters.
 
 Inference
 ---------
-Let :math:`H = \sum_i w_i \nabla^2_\theta \rho(x_i;\hat\theta)` (the observed
-information, for :math:`\rho = -\log f`) and :math:`B = \sum_i w_i\,\psi_i
-\psi_i^\top` with :math:`\psi_i = \nabla_\theta \rho(x_i;\hat\theta)`, both in
-the *natural* parameters at the optimum. Then
+With the rows' contributions to the total loss :math:`\ell_i(\theta) = w_i
+\rho(x_i;\theta)` (:math:`\rho = -\log f` for maximum likelihood), let
+:math:`H = \sum_i \nabla^2_\theta \ell_i(\hat\theta)` (the observed
+information, for a likelihood) and :math:`s_i = \nabla_\theta
+\ell_i(\hat\theta)` the scores, both in the *natural* parameters in data
+units at the optimum (the fit runs on scaled data; :meth:`_LossEstimator._store`
+maps back). The fit hands :math:`H^{-1}` and the :math:`s_i` to
+:mod:`estimators.covariance` as a :class:`~estimators.covariance.Sandwich`:
 
-- ``cov_type="hessian"``: :math:`H^{-1}`, the inverse observed information.
+- ``cov_type="nonrobust"``: :math:`H^{-1}`, the inverse observed information.
   Default of :class:`MaximumLikelihood`, where it is the classical MLE
   covariance. Because the gradient vanishes at the optimum it equals the delta
-  method applied to the inverse information of the unconstrained fit.
-- ``cov_type="sandwich"``: :math:`H^{-1} B H^{-1} = A^{-1} B_1 A^{-1}/n` with
-  :math:`A = H/n`, :math:`B_1 = B/n` (HC0, no small-sample correction). Default
-  of :class:`MEstimator`: for a general loss :math:`H^{-1}` is not a covariance
-  at all (it is one only when :math:`\rho` is a negative log-likelihood and the
-  model is right); for maximum likelihood it is the misspecification-robust
-  (quasi-MLE) covariance.
+  method applied to the inverse information of the unconstrained fit. For
+  :class:`MEstimator` it is a covariance only when :math:`\rho` is a negative
+  log-likelihood of a correct model.
+- ``"HC0"``: :math:`H^{-1} B H^{-1}`, :math:`B = \sum_i s_i s_i^\top / w_i`
+  (White's sandwich; a row of weight :math:`w_i` stands for :math:`w_i` equal
+  observations). Default of :class:`MEstimator`; for maximum likelihood the
+  misspecification-robust (quasi-MLE) covariance.
+- ``"HC1"``: HC0 times :math:`n / (n - k)`, :math:`k` the free parameters.
+  (statsmodels' likelihood models return HC0 for ``"HC1"``.)
+- ``"cluster"``: labels from ``fit(x, groups=...)``;
+  :math:`B = \sum_g S_g S_g^\top` times :math:`\frac{G}{G-1}\frac{n-1}{n-k}`;
+  two label columns give two-way clustering.
+- ``"HAC"``: Newey-West with Bartlett weights over the rows in the order
+  given, ``cov_options={"maxlags": L}`` (default
+  :func:`~estimators.covariance.default_maxlags`).
 
+All factors are those of :mod:`estimators.covariance`. A Hessian that is not
+positive definite (a saddle, a flat direction) gives NaN standard errors, one
+:class:`~estimators.errors.InferenceWarning` and the reason in ``cov_note_``.
 ``sample_weight`` are frequency weights: :math:`n = \sum_i w_i`. Statistics
-are z statistics (``df_resid_ = None``). Parameters held ``fixed`` are not
-estimated: their standard errors and covariances are NaN.
+are z statistics (``df_resid_ = None``; ``use_t=True`` gives t with
+:math:`n - k`). Parameters held ``fixed`` are not estimated: their standard
+errors and covariances are NaN.
 
 Speed
 -----
@@ -58,15 +74,17 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from .base import Estimator
+from .base import Estimator, cut_groups
+from .covariance import Sandwich
 from .distributions import TRANSFORMS, Family, check_support, get_family, get_transform
-from .errors import ConvergenceWarning, DataError, InferenceWarning, SettingsError
+from .errors import ConvergenceWarning, DataError, SettingsError
 from .frame import Sample, as_sample
+from .inference import invert_hessian
 from .losses import weighted_mean
 from .numerics import center_and_scale, pad_rows
 from .solve import DTYPES, default_tol, minimize, x64_context
 
-COV_TYPES = ("hessian", "sandwich")
+COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
 
 # --------------------------------------------------------------------------- the objective
@@ -127,10 +145,10 @@ class _Layout:
         return out
 
 
-@functools.partial(jax.jit, static_argnames=("objective", "layout", "scores"))
-def _inference(objective, layout, u, data, rows, scores):
+@functools.partial(jax.jit, static_argnames=("objective", "layout"))
+def _inference(objective, layout, u, data, rows):
     """Natural parameters at ``u``, and, over the free ones (``layout``), the Hessian of
-    the mean loss and (if ``scores``) B = sum_i w_i psi_i psi_i^T: one compiled call."""
+    the mean loss and the rows' unweighted gradients psi_i: one compiled call."""
     theta = objective.natural(u)
     fixed = {n: v for n, v in theta.items() if n not in layout.names}
 
@@ -139,10 +157,8 @@ def _inference(objective, layout, u, data, rows, scores):
 
     free = layout.flatten(theta)
     hessian = jax.hessian(lambda v: objective.mean_loss(theta_of(v), data))(free)
-    if not scores:
-        return theta, hessian, None
     psi = jax.jacfwd(lambda v: objective.per_obs(theta_of(v), rows["x"]))(free)
-    return theta, hessian, (psi * rows["w"][:, None]).T @ psi
+    return theta, hessian, psi
 
 
 # --------------------------------------------------------------------------- data preparation
@@ -228,39 +244,42 @@ class _LossEstimator(Estimator):
     """Fit pipeline shared by :class:`MaximumLikelihood` and :class:`MEstimator`."""
 
     _likelihood = False  # MaximumLikelihood: llf_, aic_, bic_ and data-unit scaling
+    _cov_types = COV_TYPES
 
-    def fit(self, x: Any, sample_weight: Any = None) -> _LossEstimator:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
+    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> _LossEstimator:
+        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+
+        ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
+        value of ``x``, for ``cov_type="cluster"`` (two columns for two-way).
+        """
         self._check_settings()
+        self._check_inference_settings(groups)
         spec = self._spec()
         sample = as_sample(x, sample_weight=sample_weight, missing=self.missing)
+        labels = None if groups is None else cut_groups(groups, sample.keep)
         family = spec.family
         if family is not None:
             check_support(family, sample.values, sample.weights, sample.name, sample.index)
-        values, weights = sample.values, sample.weights
-        if not np.all(weights > 0):  # zero-weight rows contribute nothing
-            keep = weights > 0
-            values, weights = values[keep], weights[keep]
+        positive = sample.weights > 0  # zero-weight rows contribute nothing
+        values, weights = sample.values[positive], sample.weights[positive]
         scaling = _scaling(family.support, values) if family is not None else _Scaling()
-        c = values
+        observations = values
         if scaling.ref != 0.0 or scaling.scale != 1.0:
-            c = (values - scaling.ref) / scaling.scale
+            observations = (values - scaling.ref) / scaling.scale
+        c, w = observations, weights
         if family is not None and family.support == "count":
-            c, weights = _collapse(c, weights)
+            c, w = _collapse(c, w)
 
         use_stats = family is not None and family.statistics is not None
-        stats = family.statistics(c, weights) if use_stats else None
-        theta0 = self._start(spec, scaling, c, weights, stats)
+        stats = family.statistics(c, w) if use_stats else None
+        theta0 = self._start(spec, scaling, c, w, stats)
         fixed = self._fixed(spec, scaling)
         free = tuple(n for n in spec.names if n not in fixed)
         u0 = {n: _to_unconstrained(spec, n, fixed.get(n, theta0[n])) for n in spec.names}
         objective = _Objective(
             spec.names, spec.transforms, spec.per_obs, family.mean_nll if use_stats else None
         )
-        # Per-observation rows: the data of the fit, or, beside sufficient
-        # statistics, only for the sandwich's scores.
-        rows = _padded(c, weights) if not use_stats or self.cov_type == "sandwich" else None
-        data = stats if use_stats else rows
+        data = stats if use_stats else _padded(c, w)
         self._check_start(spec, objective, {**theta0, **fixed}, c, sample)
 
         nobs = sample.nobs
@@ -279,10 +298,18 @@ class _LossEstimator(Estimator):
             fixed={n: u0[n] for n in fixed} or None,
         )
         self._check_solution(solution)
-        free_shapes = tuple(np.shape(u0[n]) for n in free)
-        layout = _Layout(free, free_shapes)
-        theta_c, cov_c = self._covariance(objective, layout, solution.params, data, rows, nobs)
-        self._store(spec, scaling, theta_c, layout, cov_c, solution, sample, nobs)
+        layout = _Layout(free, tuple(np.shape(u0[n]) for n in free))
+        # The rows' scores, one row per observation in the order given: every robust
+        # cov_type needs them, and influence functions do whatever the cov_type.
+        # Beside sufficient statistics (or collapsed counts) they cost one pass over
+        # the rows, about as much as computing the statistics.
+        rows = data if c is observations and not use_stats else _padded(observations, weights)
+        theta_c, hessian_c, psi_c = self._derivatives(
+            objective, layout, solution.params, data, rows, nobs
+        )
+        self._store(
+            spec, scaling, theta_c, layout, hessian_c, psi_c, positive, solution, sample, labels
+        )
         if family is not None and family.check_estimate is not None:
             self._check_estimate(family)
         return self
@@ -382,72 +409,90 @@ class _LossEstimator(Estimator):
                 f"{', ...' if bad.sum() > 5 else ''}): check params0 and the support of the data"
             )
 
-    def _covariance(self, objective, layout, u, data, rows, nobs):
-        """Natural parameters, and H^{-1} or H^{-1} B H^{-1} over the free ones (scaled)."""
-        sandwich = self.cov_type == "sandwich"
+    def _derivatives(self, objective, layout, u, data, rows, nobs):
+        """Natural parameters (scaled units), the Hessian of the TOTAL loss over the free
+        ones, and the rows' weighted scores w_i psi_i (padding rows, of weight 0, last)."""
         with x64_context(self.dtype):
             cast = lambda a: jnp.asarray(a, jnp.dtype(self.dtype))  # noqa: E731
-            theta, hessian, meat = _inference(
+            theta, hessian, psi = _inference(
                 objective,
                 layout,
                 jax.tree.map(cast, u),
                 jax.tree.map(cast, data),
-                jax.tree.map(cast, rows) if sandwich else None,
-                sandwich,
+                jax.tree.map(cast, rows),
             )
             theta = {n: np.asarray(v, dtype=float) for n, v in theta.items()}
-        hessian = nobs * np.asarray(hessian, dtype=float)
-        p = hessian.shape[0]
-        if not np.all(np.isfinite(hessian)):
-            return theta, self._no_covariance(p, "the Hessian is not finite")
-        if np.any(np.linalg.eigvalsh(0.5 * (hessian + hessian.T)) <= 0):
-            return theta, self._no_covariance(
-                p, "the Hessian is not positive definite (not a strict minimum)"
-            )
-        bread = np.linalg.inv(hessian)
-        cov = bread @ np.asarray(meat, dtype=float) @ bread if sandwich else bread
-        return theta, 0.5 * (cov + cov.T)
+        scores = np.asarray(psi, dtype=float) * np.asarray(rows["w"], dtype=float)[:, None]
+        return theta, nobs * np.asarray(hessian, dtype=float), scores
 
-    def _no_covariance(self, p: int, why: str) -> np.ndarray:
-        warnings.warn(
-            f"{type(self).__name__}: {why} at the estimate, so standard errors are NaN",
-            InferenceWarning,
-            stacklevel=4,
-        )
-        return np.full((p, p), np.nan)
+    def _store(
+        self,
+        spec,
+        scaling,
+        theta_c,
+        layout,
+        hessian_c,
+        scores_c,
+        positive,
+        solution,
+        sample,
+        labels,
+    ) -> None:
+        r"""Set the learned attributes, with the covariance and the sandwich in data units.
 
-    def _store(self, spec, scaling, theta_c, layout, cov_c, solution, sample, nobs) -> None:
+        The fit ran on scaled data, :math:`\theta_{data} = g(\theta_c)` with
+        derivatives :math:`d` (``_Scaling.derivative``), so the total loss's
+        Hessian maps as :math:`A_{data}^{-1} = D A_c^{-1} D` and the scores as
+        :math:`s_{data} = s_c / d` (the likelihood's shift :math:`\log s` is a
+        constant). The bread is inverted in the scaled coordinates, where it is
+        well conditioned.
+        """
         units = dict(zip(spec.names, spec.units, strict=True))
-        labels, estimates, free_mask, factors = [], [], [], []
+        names, estimates, free_mask, factors = [], [], [], []
         for name in spec.names:
             value = np.asarray(theta_c[name], dtype=float)
             flat = np.ravel(value)
             is_free = name in layout.names
             for j, v in enumerate(flat):
-                labels.append(name if value.ndim == 0 else f"{name}[{j}]")
+                names.append(name if value.ndim == 0 else f"{name}[{j}]")
                 estimates.append(scaling.to_data(units[name], float(v)))
                 free_mask.append(is_free)
                 if is_free:
                     factors.append(scaling.derivative(units[name]))
         d = np.asarray(factors)
-        cov = np.full((len(labels), len(labels)), np.nan)
-        free_index = np.flatnonzero(free_mask)
+        bread_c, reason = invert_hessian(hessian_c)
         with np.errstate(over="ignore"):
-            cov[np.ix_(free_index, free_index)] = cov_c * np.outer(d, d)
-        std_errors = np.full(len(labels), np.nan)
-        std_errors[free_index] = d * np.sqrt(np.diag(cov_c))
+            bread = bread_c * np.outer(d, d)
+        free_index = np.flatnonzero(free_mask)
+        cov = np.full((len(names), len(names)), np.nan)
+        cov[np.ix_(free_index, free_index)] = bread
+        # sqrt(diag) of the data-unit bread under- or overflows for data near 1e-200
+        # or 1e200 where the scaled one does not
+        std_errors = np.full(len(names), np.nan)
+        with np.errstate(invalid="ignore"):
+            std_errors[free_index] = d * np.sqrt(np.diag(bread_c))
+        nobs = sample.nobs
+        scores = np.zeros((sample.values.size, d.size))
+        with np.errstate(over="ignore", divide="ignore"):
+            scores[positive] = scores_c[: int(np.count_nonzero(positive))] / d
+        sandwich = Sandwich(bread, scores, nobs, frequency_weights=sample.weights)
         # The mean loss of the data, in data units: log f_X(x) = log f_C(c) - log s.
         shift = math.log(scaling.scale) if self._likelihood else 0.0
         self._store_fit(
-            params=pd.Series(estimates, index=labels, name="estimate"),
-            cov=pd.DataFrame(cov, index=labels, columns=labels),
-            std_errors=std_errors,
+            params=pd.Series(estimates, index=names, name="estimate"),
+            cov=pd.DataFrame(cov, index=names, columns=names),
             solution=solution,
             history=pd.DataFrame(
                 {"loss": solution.trace["loss"] + shift, "grad_norm": solution.trace["grad_norm"]}
             ),
             nobs=nobs,
             df_resid=None,
+            std_errors=std_errors,
+            sandwich=sandwich,
+            free=np.asarray(free_mask),
+            groups=labels,
+            cov_note=reason,
+            row_index=sample.index,
         )
         self.n_dropped_ = sample.n_dropped
         self.variable_ = sample.name
@@ -464,10 +509,6 @@ class _LossEstimator(Estimator):
             raise SettingsError(f"unknown dtype {self.dtype!r}; valid dtypes are {list(DTYPES)}")
         if not (isinstance(self.tol, int | float) and self.tol > 0):
             raise SettingsError(f"tol must be a positive number, got {self.tol!r}")
-        if self.cov_type not in COV_TYPES:
-            raise SettingsError(
-                f"unknown cov_type {self.cov_type!r}; valid values are {list(COV_TYPES)}"
-            )
 
     def _user_spec(self, per_obs: Callable) -> _Spec:
         """Names and transforms of a user's ``params0`` / ``transforms``."""
@@ -565,8 +606,12 @@ class MaximumLikelihood(_LossEstimator):
     fixed : parameters held at a value, ``{name: value}`` (or a list of names
         held at their ``params0``); they are not estimated (NaN standard errors)
         and do not count in ``aic_`` / ``bic_``.
-    cov_type : ``"hessian"`` (default, inverse observed information) or
-        ``"sandwich"`` (robust; see the module docstring).
+    cov_type : ``"nonrobust"`` (default, inverse observed information),
+        ``"HC0"``, ``"HC1"``, ``"cluster"`` (labels passed to ``fit(x,
+        groups=...)``) or ``"HAC"``; see the module docstring.
+    use_t : None or False (default: z statistics) or True (t with
+        :math:`n - k` degrees of freedom).
+    cov_options : None or ``{"maxlags": L}`` for ``"HAC"``.
     solver : ``"newton"`` (default: exact autodiff Hessian, few parameters),
         ``"lbfgs"``, ``"adam"``, ``"sgd"`` or an optax transformation.
     tol : accuracy in standard errors: the fit stops when the Newton decrement
@@ -602,7 +647,9 @@ class MaximumLikelihood(_LossEstimator):
         params0: Mapping[str, Any] | None = None,
         transforms: Mapping[str, str] | None = None,
         fixed: Mapping[str, Any] | Iterable[str] | None = None,
-        cov_type: str = "hessian",
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: Mapping[str, Any] | None = None,
         solver: Any = "newton",
         tol: float = 1e-8,
         max_iter: int | None = None,
@@ -653,17 +700,19 @@ class MEstimator(_LossEstimator):
 
     with :math:`A` the mean Hessian and :math:`B` the mean outer product of the
     per-observation gradients :math:`\psi_i = \nabla\rho(x_i;\hat\theta)`
-    (HC0; the default ``cov_type="sandwich"``). ``cov_type="hessian"`` gives
-    :math:`A^{-1}/n`, right only when :math:`\rho` is a negative log-likelihood.
+    (HC0, the default ``cov_type``; also ``"HC1"``, ``"cluster"``, ``"HAC"``).
+    ``cov_type="nonrobust"`` gives :math:`A^{-1}/n`, the inverse Hessian of
+    the total loss, which is a covariance only when :math:`\rho` is the
+    negative log-likelihood of a correct model.
 
     Parameters
     ----------
     loss : ``loss(params, x)``, a JAX function returning the loss of each
         observation (element-wise in ``x``).
     params0 : starting values by name (scalars or 1-D arrays); required.
-    transforms, fixed, cov_type, solver, max_iter, learning_rate, dtype,
-    missing : as for :class:`MaximumLikelihood` (``cov_type`` defaults to
-        ``"sandwich"``).
+    transforms, fixed, cov_type, use_t, cov_options, solver, max_iter,
+    learning_rate, dtype, missing : as for :class:`MaximumLikelihood`
+        (``cov_type`` defaults to ``"HC0"``).
     tol : as for :class:`Mean`: the Newton decrement test relative to the loss,
         ``tol**2 / n`` (``tol`` standard errors for losses on the scale of a
         residual variance, such as squared or Huber deviations). Default ``1e-8``.
@@ -687,7 +736,9 @@ class MEstimator(_LossEstimator):
         params0: Mapping[str, Any] | None = None,
         transforms: Mapping[str, str] | None = None,
         fixed: Mapping[str, Any] | Iterable[str] | None = None,
-        cov_type: str = "sandwich",
+        cov_type: str = "HC0",
+        use_t: bool | None = None,
+        cov_options: Mapping[str, Any] | None = None,
         solver: Any = "newton",
         tol: float = 1e-8,
         max_iter: int | None = None,

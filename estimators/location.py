@@ -23,21 +23,24 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 
 from . import inference
+from .covariance import Sandwich
 from .errors import InferenceWarning, SettingsError
 from .frame import Sample
 from .losses import absolute_deviation, pinball, squared_deviation, weighted_mean
-from .numerics import (
-    NORMAL_MAD,
-    center_and_scale,
-    epanechnikov_density,
-    hall_sheather,
-    pad_rows,
-    weighted_percentile,
-)
+from .numerics import NORMAL_MAD, center_and_scale, pad_rows
 from .order_statistics import TIE_RTOL, is_quantile_minimizer, midpoint, quantile_minimizers
+from .quantile_inference import (
+    DEFAULT_N_BOOTSTRAP,
+    QUANTILE_COV_OPTIONS,
+    QUANTILE_COV_TYPES,
+    bootstrap_cov,
+    check_cov_options,
+    iid_cov,
+    kernel_cov,
+    nid_cov,
+)
 from .robust_location import Huber, TukeyBiweight
 from .solve import Solution, Status, minimize
 from .univariate import SampleEstimator, scaled_history
@@ -55,7 +58,7 @@ __all__ = [
     "fit_quantile",
     "mean_squared_deviation",
     "quantile_minimizers",
-    "quantile_std_error",
+    "quantile_variance",
 ]
 
 
@@ -68,6 +71,11 @@ def mean_squared_deviation(params: dict, c: jnp.ndarray, w: jnp.ndarray) -> jnp.
     return weighted_mean(squared_deviation(c - params["mean"]), w)
 
 
+def _squared_deviation_rows(theta: jnp.ndarray, c: jnp.ndarray, w: jnp.ndarray) -> jnp.ndarray:
+    """The rows' terms w_i (c_i - delta)^2 of Mean's total loss (theta = [delta])."""
+    return w * squared_deviation(c - theta[0])
+
+
 class Mean(SampleEstimator):
     r"""The sample mean as the minimiser of the mean squared deviation.
 
@@ -78,11 +86,23 @@ class Mean(SampleEstimator):
     scaled data (see :func:`center_and_scale`), which keeps full float64
     accuracy for data with a large common offset.
 
-    Standard error: :math:`s/\sqrt n` with the ``ddof=1`` sample standard
-    deviation, which is the inverse Hessian of the loss times the residual
-    variance (:func:`estimators.inference.least_squares_cov`); intervals and
-    p-values use Student's t with :math:`n-1` degrees of freedom.
-    ``sample_weight`` are frequency weights: :math:`n = \sum_i w_i`.
+    Standard error (``cov_type``), with :math:`n = \sum_i w_i` (``sample_weight``
+    are frequency weights) and residuals :math:`e_i = x_i - \hat\beta`:
+
+    - ``"nonrobust"`` (default): :math:`s^2/n` with the ``ddof=1`` sample
+      variance :math:`s^2`, the inverse Hessian of the loss times the residual
+      variance (:func:`estimators.inference.least_squares_cov`);
+    - ``"HC0"``, ``"HC1"``, ``"cluster"``, ``"HAC"``: the sandwich of the
+      total loss :math:`\sum_i w_i e_i^2` (scores :math:`-2w_ie_i`, bread
+      :math:`1/(2n)`, both by autodiff), see :mod:`estimators.covariance`. In
+      closed form, ``"HC0"`` is :math:`\sum_i w_i e_i^2/n^2`, ``"HC1"`` that
+      times :math:`n/(n-1)`, ``"cluster"``
+      :math:`\frac{G}{G-1}\sum_g (\sum_{i\in g} w_ie_i)^2/n^2`, and ``"HAC"``
+      the Newey-West long-run variance of :math:`e_i` over :math:`n^2` (rows in
+      time order): statsmodels ``OLS(x, 1)`` with the same ``cov_type``.
+
+    Intervals and p-values use Student's t with :math:`n-1` degrees of freedom
+    (:math:`G - 1` for ``"cluster"``; ``use_t=False``: z).
 
     Parameters
     ----------
@@ -97,6 +117,11 @@ class Mean(SampleEstimator):
         (``|c_i| <= 1``), so the same value suits every data set.
     dtype : ``"float64"`` (default) or ``"float32"``.
     missing : ``"raise"`` (default) or ``"drop"`` NaN values.
+    cov_type : ``"nonrobust"`` (default), ``"HC0"``, ``"HC1"``, ``"cluster"``
+        (labels from ``fit(..., groups=...)``) or ``"HAC"``.
+    use_t : None (t), True or False (z).
+    cov_options : None or ``{"maxlags": L}`` for ``"HAC"`` (default
+        :math:`\lfloor 4(n/100)^{2/9}\rfloor`).
 
     Examples
     --------
@@ -115,12 +140,21 @@ class Mean(SampleEstimator):
         learning_rate: float | None = None,
         dtype: str = "float64",
         missing: str = "raise",
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         self._set_settings(locals())
 
-    def fit(self, x: Any, sample_weight: Any = None) -> Mean:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
-        sample = self._sample(x, sample_weight)
+    _cov_types = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
+
+    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> Mean:
+        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+
+        ``groups``: cluster labels, one per value (or two columns for two-way
+        clustering), for ``cov_type="cluster"``.
+        """
+        sample = self._sample(x, sample_weight, groups)
         ref, scale = center_and_scale(sample.values)
         c = (sample.values - ref) / scale
         delta0 = 0.0 if self.start is None else (float(self.start) - ref) / scale
@@ -150,8 +184,36 @@ class Mean(SampleEstimator):
             # back to data units: f(beta) = s^2 f_c(delta), f'(beta) = s f_c'(delta)
             history=scaled_history(solution.trace, scale, loss_power=2, grad_power=1),
             df_resid=sample.nobs - 1 if sample.nobs > 1 else None,
+            sandwich=self._sandwich_of(sample, c, delta, scale),
+            groups=groups,
         )
         return self
+
+    def _sandwich_of(self, sample: Sample, c: np.ndarray, delta: float, scale: float):
+        r"""The sandwich of :math:`\sum_i w_i (x_i - m)^2` in data units.
+
+        Bread: the inverse of its Hessian :math:`2\sum_i w_i` (exact: the loss is
+        quadratic). Scores: autodiff of the rows' terms in the scaled coordinates,
+        formed on first use. With :math:`x = x_{ref} + s c` and
+        :math:`m = x_{ref} + s\delta` each term is :math:`s^2` times its scaled
+        form and :math:`d/dm = s^{-1} d/d\delta`, so the scores are :math:`s`
+        times the scaled ones.
+        """
+
+        def scores() -> np.ndarray:
+            scaled, _ = inference.m_estimation_sandwich(
+                _squared_deviation_rows,
+                np.array([delta]),
+                c,
+                sample.weights,
+                nobs=sample.nobs,
+                dtype=self.dtype,
+            )
+            with np.errstate(over="ignore"):  # data near 1e300: the robust variance overflows
+                return scaled.scores * np.float64(scale)
+
+        bread = np.array([[0.5 / sample.nobs]])
+        return Sandwich(bread, scores, sample.nobs, sample.weights)
 
     def _variance(self, sample: Sample, c: np.ndarray, delta: float) -> float:
         """Variance of the estimate in the scaled coordinates (NaN for one observation)."""
@@ -252,42 +314,65 @@ def fit_quantile(
     return QuantileFit(estimate, low, high, solution, ref, scale)
 
 
-def quantile_std_error(
-    x: np.ndarray, weights: np.ndarray, q: float, estimate: float
+def quantile_variance(
+    x: np.ndarray,
+    weights: np.ndarray,
+    q: float,
+    estimate: float,
+    cov_type: str = "kernel",
+    options: dict | None = None,
 ) -> tuple[float, str | None]:
-    r"""Asymptotic standard error of a sample quantile from a kernel density estimate.
+    r"""Variance of a sample quantile by ``cov_type``: a quantile regression on a constant.
 
-    .. math::  \mathrm{se} = \frac{\sqrt{q(1-q)/n}}{\hat f(\hat\beta)}, \qquad
-               \hat f(\hat\beta) = \frac{1}{n h}\sum_i w_i\,
-               K\!\left(\frac{x_i - \hat\beta}{h}\right),
+    Each type is the one of :class:`~estimators.quantile.QuantileRegression`
+    (:mod:`estimators.quantile_inference`) with :math:`X` a column of ones, so
+    an intercept-only quantile regression gives the same standard errors
+    wherever the two estimates coincide (a unique minimiser). With
+    :math:`n = \sum w_i`:
 
-    with the Epanechnikov kernel :math:`K(u) = \tfrac34(1-u^2)_+`
-    (:func:`~estimators.numerics.epanechnikov_density`) and the Hall-Sheather
-    bandwidth :math:`h = \min(\mathrm{sd},\ \mathrm{IQR}/1.34)\,
-    [\Phi^{-1}(q + h_{HS}) - \Phi^{-1}(q - h_{HS})]`
-    (:func:`~estimators.numerics.hall_sheather`; sd with ``ddof=0``, IQR by
-    numpy's linear percentiles): ``statsmodels`` ``QuantReg(x, ones).fit(q,
-    vcov="iid", kernel="epa", bandwidth="hsheather")`` evaluated at the exact
-    quantile. Valid for i.i.d. data with a density positive and continuous at
-    the quantile. Returns ``(nan, reason)`` where it cannot be computed.
+    - ``"kernel"``: statsmodels ``QuantReg(x, 1).fit(q)`` (``vcov="robust"``),
+      :math:`[q^2 W(x > \hat\beta) + (1-q)^2 W(x \le \hat\beta)] / (n\hat f)^2`,
+      :math:`\hat f` the Epanechnikov density of the data at :math:`\hat\beta`
+      (at :math:`q = 1/2` this is :math:`1/(4n\hat f^2)`);
+    - ``"iid"``: quantreg's sparsity estimate :math:`s`, :math:`s^2 q(1-q)/n`;
+    - ``"nid"``: :math:`f = 2h/(\hat Q(q+h) - \hat Q(q-h))`,
+      :math:`q(1-q)/(n f^2)` (Siddiqui's difference quotient);
+    - ``"bootstrap"``: the variance of the quantile over resamples.
+
+    Call it on centred, scaled data (every type is equivariant); ``options``
+    are the estimator's ``cov_options``. Returns ``(variance, None)`` or
+    ``(nan, reason)``.
     """
-    n = float(weights.sum())
-    h_q = hall_sheather(n, q)
-    if not 0 < q - h_q < q + h_q < 1:
-        return np.nan, (
-            f"the Hall-Sheather bandwidth ({h_q:.3g}) reaches beyond (0, 1) around q = {q:g} "
-            f"with n = {n:g}: too few observations in the tail for a density estimate"
+    options = options or {}
+    used = weights > 0
+    x, weights = x[used], weights[used]
+    ones = np.ones((x.size, 1))
+    band = options.get("bandwidth", "hall-sheather")
+    if cov_type == "kernel":
+        cov, reason = kernel_cov(ones, x, x - estimate, q, weights, band)
+    elif cov_type == "iid":
+        cov, reason = iid_cov(ones, x - estimate, q, weights, band)
+    elif cov_type == "nid":
+
+        def at_level(level):
+            low, high = quantile_minimizers(x, weights, level, estimate)
+            return np.array([low if low == high else midpoint(low, high)])
+
+        cov, _, reason = nid_cov(ones, q, weights, at_level, band)
+    else:
+
+        def on_weights(resample):
+            kept = resample > 0
+            low, high = quantile_minimizers(x[kept], resample[kept], q, estimate)
+            return np.array([low if low == high else midpoint(low, high)])
+
+        cov, _, reason = bootstrap_cov(
+            on_weights,
+            weights,
+            options.get("n_bootstrap", DEFAULT_N_BOOTSTRAP),
+            options.get("seed", 0),
         )
-    mean = float(np.sum(weights * x) / n)
-    sd = float(np.sqrt(np.sum(weights * (x - mean) ** 2) / n))
-    q25, q75 = weighted_percentile(x, np.array([25.0, 75.0]), weights)
-    h = min(sd, (q75 - q25) / 1.34) * (stats.norm.ppf(q + h_q) - stats.norm.ppf(q - h_q))
-    if not h > 0:
-        return np.nan, "the interquartile range is 0 (heavy ties): no density estimate"
-    density = epanechnikov_density(x - estimate, weights, h)
-    if not density > 0:
-        return np.nan, "no observation within one bandwidth of the estimate: density estimate 0"
-    return float(np.sqrt(q * (1 - q) / n) / density), None
+    return float(cov[0, 0]), reason
 
 
 class _SampleQuantile(SampleEstimator):
@@ -298,6 +383,16 @@ class _SampleQuantile(SampleEstimator):
 
     def _param_name(self) -> str:
         raise NotImplementedError
+
+    # None of these is a sandwich of a smooth loss: each is computed by the fit itself.
+    _cov_types = QUANTILE_COV_TYPES
+    _native_cov_types = QUANTILE_COV_TYPES
+    _cov_options = QUANTILE_COV_OPTIONS
+
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        if isinstance(self.cov_options, dict):
+            check_cov_options(self.cov_type, self.cov_options)
 
     def fit(self, x: Any, sample_weight: Any = None) -> _SampleQuantile:
         """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
@@ -315,20 +410,16 @@ class _SampleQuantile(SampleEstimator):
         )
         if found.solution.status == Status.NONFINITE:
             self._check_solution(found.solution)  # raises FitError with a hint
-        # on the centred, scaled data (the SE is equivariant): no overflow near 1e300
-        se, reason = quantile_std_error(
+        # on the centred, scaled data (every type is equivariant): no overflow near 1e300
+        variance, reason = quantile_variance(
             (sample.values - found.ref) / found.scale,
             sample.weights,
             q,
             (found.estimate - found.ref) / found.scale,
+            self.cov_type,
+            self.cov_options,
         )
-        se = np.float64(se) * found.scale
-        if reason is not None:
-            warnings.warn(
-                f"{type(self).__name__} of {sample.name}: standard error is NaN: {reason}",
-                InferenceWarning,
-                stacklevel=2,
-            )
+        se = np.sqrt(np.float64(variance)) * found.scale
         self._store_estimate(
             sample,
             self._param_name(),
@@ -339,6 +430,7 @@ class _SampleQuantile(SampleEstimator):
             # and the gradient in data units equals the one in scaled units.
             history=scaled_history(found.solution.trace, found.scale, loss_power=1, grad_power=0),
             df_resid=sample.nobs - 1 if sample.nobs > 1 else None,
+            cov_note=None if reason is None else f"{sample.name}: {reason}",
         )
         self.converged_ = is_quantile_minimizer(sample.values, sample.weights, q, found.estimate)
         self.minimizer_set_ = (found.low, found.high)
@@ -366,10 +458,12 @@ class Quantile(_SampleQuantile):
     kept in ``minimizer_set_ = (low, high)``. Integer weights give the same
     answer as repeated rows.
 
-    Standard error: :func:`quantile_std_error` (kernel density, Hall-Sheather
-    bandwidth; statsmodels QuantReg ``vcov="iid"``), NaN with an
-    :class:`InferenceWarning` where it cannot be computed; t intervals with
-    ``n - 1`` degrees of freedom as in statsmodels.
+    Standard errors by ``cov_type`` (:func:`quantile_variance`): ``"kernel"``
+    (default; statsmodels ``QuantReg(x, 1).fit(q)``), ``"iid"`` and ``"nid"``
+    (R quantreg's sparsity estimates), ``"bootstrap"``; the same as an
+    intercept-only :class:`~estimators.quantile.QuantileRegression` where the
+    minimiser is unique. NaN with an :class:`InferenceWarning` where they
+    cannot be computed; t intervals with ``n - 1`` degrees of freedom.
 
     ``converged_`` is True when the estimate satisfies the optimality
     condition above (the exact finish makes sure of it, whatever the
@@ -383,6 +477,11 @@ class Quantile(_SampleQuantile):
         near the answer, the finish is exact whatever it does.
     max_iter : iteration limit of the solver (default :data:`LOCATE_MAX_ITER`).
     start, learning_rate, dtype, missing : as for :class:`Mean`.
+    cov_type : ``"kernel"`` (default), ``"iid"``, ``"nid"`` or ``"bootstrap"``.
+    use_t : None (t with ``n - 1`` degrees of freedom), True or False (z).
+    cov_options : None or a dict with ``"bandwidth"`` (``"hall-sheather"``,
+        default, or ``"bofinger"``; ``"chamberlain"`` for ``"kernel"``),
+        ``"n_bootstrap"`` (default 200) and ``"seed"`` (default 0).
 
     Examples
     --------
@@ -403,6 +502,9 @@ class Quantile(_SampleQuantile):
         learning_rate: float | None = None,
         dtype: str = "float64",
         missing: str = "raise",
+        cov_type: str = "kernel",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         self._set_settings(locals())
 
@@ -447,6 +549,9 @@ class Median(_SampleQuantile):
         learning_rate: float | None = None,
         dtype: str = "float64",
         missing: str = "raise",
+        cov_type: str = "kernel",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         self._set_settings(locals())
 

@@ -13,17 +13,27 @@ documents the step and the stopping rules (``tol`` in standard errors,
 estimator: settings, validation of the data and of the model, inference and
 prediction.
 
-Standard errors are the classical
+Standard errors (``cov_type="nonrobust"``) are the classical
 :math:`\widehat{\mathrm{Cov}} = s^2 (J^\top W J)^{-1}`,
 :math:`s^2 = \sum_i w_i r_i^2/(n - p)` (NIST's definition), through the SVD
-of the column-scaled Jacobian, never by inverting :math:`J^\top J`.
+of the column-scaled Jacobian, never by inverting :math:`J^\top J`
+(:math:`J` the model's Jacobian). The robust types (``"HC0"`` to ``"HC3"``,
+``"cluster"``, ``"HAC"``) are the sandwich of :func:`_sandwich`: bread the
+inverse Gauss-Newton Hessian :math:`\tfrac12 (J^\top W J)^{-1}`, scores
+:math:`-2 w_i r_i J_i`, leverages :math:`h_i = J_i (J^\top W J)^{-1}
+J_i^\top`, with the finite-sample factors of :mod:`estimators.covariance`
+(HC1: :math:`n/(n-p)`; cluster: :math:`\frac{G}{G-1}\frac{n-1}{n-p}`). For a
+model linear in its parameters every type equals
+:class:`~estimators.regression.LinearRegression`'s. t statistics use
+:math:`n - p` degrees of freedom for every type (:math:`G - 1` for cluster),
+as least squares does. A singular Jacobian gives NaN standard errors, one
+:class:`~estimators.errors.InferenceWarning` and the reason in ``cov_note_``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,10 +41,16 @@ import jax
 import numpy as np
 import pandas as pd
 
-from .base import Estimator
-from .errors import DataError, FitError, InferenceWarning, SettingsError
+from .base import Estimator, cut_groups
+from .covariance import Sandwich
+from .errors import DataError, FitError, SettingsError
 from .frame import MISSING_POLICIES, as_float_matrix, as_float_vector, as_weights, format_rows
-from .levenberg_marquardt import EPS, check_settings, levenberg_marquardt
+from .levenberg_marquardt import (
+    EPS,
+    LevenbergMarquardtResult,
+    check_settings,
+    levenberg_marquardt,
+)
 from .solve import x64_context
 
 # --------------------------------------------------------------------------- the model
@@ -97,6 +113,8 @@ class _Problem:
     weights: np.ndarray
     response: str
     n_dropped: int
+    index: pd.Index
+    keep: np.ndarray | None = None  # the input rows kept (None: all), to cut per-row inputs
 
 
 def _validate(x: Any, y: Any, sample_weight: Any, missing: str) -> _Problem:
@@ -115,6 +133,8 @@ def _validate(x: Any, y: Any, sample_weight: Any, missing: str) -> _Problem:
             "(e.g. y.reindex(x.index)) or pass numpy arrays"
         )
     index = x_index if x_index is not None else y_index
+    if index is None:
+        index = pd.RangeIndex(n)
     weights = as_weights(sample_weight, n, index, against="x")
     for name, values in (("x", x_values), (response, y_values)):
         infinite = _bad_rows(values, np.isinf)
@@ -137,7 +157,9 @@ def _validate(x: Any, y: Any, sample_weight: Any, missing: str) -> _Problem:
             raise DataError(f"no rows left: all {n} rows have missing (NaN) values")
     if not weights.sum() > 0:
         raise DataError(f"sample_weight is zero for all {weights.size} rows: nothing to fit")
-    return _Problem(x_values, y_values, weights, response, int(bad.sum()))
+    keep = ~bad if bad.any() else None
+    kept = index if keep is None else index[keep]
+    return _Problem(x_values, y_values, weights, response, int(bad.sum()), kept, keep)
 
 
 def _parameters(params0: Any) -> tuple[np.ndarray, tuple | None, list[str]]:
@@ -194,6 +216,13 @@ class NonlinearLeastSquares(Estimator):
         reuse the compiled kernel.
     params0 : starting values: a dict of names -> floats, or a 1-D sequence
         (parameters named ``b0, b1, ...``).
+    cov_type : ``"nonrobust"`` (default, :math:`s^2 (J^\top W J)^{-1}`),
+        ``"HC0"`` to ``"HC3"``, ``"cluster"`` (labels passed to ``fit(x, y,
+        groups=...)``; two columns for two-way) or ``"HAC"``
+        (``cov_options={"maxlags": L}``); see the module docstring.
+    use_t : None (default) or True: t statistics with :math:`n - p` degrees of
+        freedom (:math:`G - 1` for cluster); False: z.
+    cov_options : None or ``{"maxlags": L}`` for ``"HAC"``.
     tol : accuracy in standard errors: the fit stops when the Gauss-Newton step
         is shorter than ``tol`` standard errors (MINPACK's relative-reduction
         test with ``ftol = tol**2 / (n - p)``). Default ``1e-10``.
@@ -236,6 +265,9 @@ class NonlinearLeastSquares(Estimator):
         model: Callable[[Any, Any], Any] | None = None,
         params0: Mapping[str, float] | Sequence[float] | None = None,
         *,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: Mapping[str, Any] | None = None,
         tol: float = 1e-10,
         xtol: float = 1e-15,
         gtol: float = 1e-15,
@@ -246,10 +278,18 @@ class NonlinearLeastSquares(Estimator):
         self._set_settings(locals())
 
     # ------------------------------------------------------------------ fit
-    def fit(self, x: Any, y: Any, sample_weight: Any = None) -> NonlinearLeastSquares:
-        """Fit to inputs ``x`` (1-D or 2-D array, Series or DataFrame) and a response ``y``."""
+    def fit(
+        self, x: Any, y: Any, sample_weight: Any = None, groups: Any = None
+    ) -> NonlinearLeastSquares:
+        """Fit to inputs ``x`` (1-D or 2-D array, Series or DataFrame) and a response ``y``.
+
+        ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
+        row (two columns for two-way clustering), for ``cov_type="cluster"``.
+        """
         theta0, names, labels = self._check_settings()
+        self._check_inference_settings(groups)
         data = _validate(x, y, sample_weight, self.missing)
+        clusters = None if groups is None else cut_groups(groups, data.keep)
         x, weights = data.x, data.weights
         nobs, p = float(weights.sum()), theta0.size
         if int((weights > 0).sum()) < p:
@@ -278,7 +318,10 @@ class NonlinearLeastSquares(Estimator):
         self._check_solution(solution)
         rss = result.rss
         df_resid = nobs - p
-        cov = _covariance(result.jacobian, rss, df_resid)
+        inverse, reason = _unscaled_inverse(result.jacobian)
+        if reason is None and df_resid <= 0 and self.cov_type == "nonrobust":
+            reason = f"as many rows as parameters ({p}): the residual variance needs n > p"
+        cov = inverse * (rss / df_resid if df_resid > 0 else np.nan)
         self._store_fit(
             params=pd.Series(solution.params, index=labels, name="estimate"),
             cov=pd.DataFrame(cov, index=labels, columns=labels),
@@ -286,6 +329,10 @@ class NonlinearLeastSquares(Estimator):
             history=solution.trace,
             nobs=nobs,
             df_resid=df_resid if df_resid > 0 else None,
+            sandwich=_sandwich(result, inverse, weights, nobs),
+            groups=clusters,
+            cov_note=reason,
+            row_index=data.index,
         )
         self.rss_ = rss
         self.residual_std_ = float(np.sqrt(rss / df_resid)) if df_resid > 0 else float("nan")
@@ -368,39 +415,51 @@ def _raise_nonfinite_start(model: Callable, theta0: np.ndarray, x: np.ndarray) -
     )
 
 
-def _covariance(jac: np.ndarray, rss: float, df_resid: float) -> np.ndarray:
-    r"""s^2 (J^T W J)^{-1} through the SVD of the column-scaled Jacobian.
+def _unscaled_inverse(jac: np.ndarray) -> tuple[np.ndarray, str | None]:
+    r""":math:`(J^\top W J)^{-1}` through the SVD of the column-scaled Jacobian, or NaN and why.
 
-    :math:`J D^{-1} = U S V^\top` gives
+    ``jac`` is the Jacobian of :math:`\sqrt w\,(m - y)`, so :math:`J^\top J`
+    here is :math:`J_m^\top W J_m`. :math:`J D^{-1} = U S V^\top` gives
     :math:`(J^\top J)^{-1} = D^{-1} V S^{-2} V^\top D^{-1}`; the scaling keeps
-    parameters of very different magnitudes from costing digits. NaN, with an
-    :class:`InferenceWarning` saying why, when it does not exist.
+    parameters of very different magnitudes from costing digits, and
+    :math:`J^\top J` is never formed (it would square the condition number).
     """
     p = jac.shape[1]
-    if df_resid <= 0:
-        return _nan_covariance(
-            p,
-            f"as many rows as parameters ({p}): the residual variance needs n > p, so "
-            "the standard errors are NaN",
-        )
+    nan = np.full((p, p), np.nan)
     if not np.all(np.isfinite(jac)):
-        return _nan_covariance(
-            p, "the Jacobian is NaN or infinite at the estimate: the standard errors are NaN"
-        )
+        return nan, "the Jacobian is NaN or infinite at the estimate"
     scale = np.linalg.norm(jac, axis=0)
     scale[scale == 0] = 1.0
     _, s, vt = np.linalg.svd(np.linalg.qr(jac / scale, mode="r"))
     if s[-1] <= EPS * max(jac.shape) * s[0]:
-        return _nan_covariance(
-            p,
-            "the Jacobian is singular at the estimate (some parameters are not "
-            "identified): the standard errors are NaN",
+        return nan, (
+            "the Jacobian is singular at the estimate (some parameters are not identified)"
         )
     w = vt.T / s
-    return rss / df_resid * (w @ w.T) / np.outer(scale, scale)
+    return (w @ w.T) / np.outer(scale, scale), None
 
 
-def _nan_covariance(p: int, why: str) -> np.ndarray:
-    # stacklevel 4: this helper, _covariance, fit, then the caller of fit.
-    warnings.warn(why, InferenceWarning, stacklevel=4)
-    return np.full((p, p), np.nan)
+def _sandwich(
+    result: LevenbergMarquardtResult, inverse: np.ndarray, weights: np.ndarray, nobs: float
+) -> Sandwich:
+    r"""Sandwich ingredients of :math:`\sum_i w_i (y_i - m(\beta; x_i))^2` at the estimate.
+
+    With :math:`f_i = \sqrt{w_i}(m_i - y_i)` and :math:`J` its Jacobian (the
+    solver's), the scores are :math:`s_i = 2 f_i J_i = -2 w_i r_i \nabla m_i`
+    and the bread is the inverse Gauss-Newton Hessian
+    :math:`\tfrac12 (J^\top J)^{-1}` (the expected Hessian, as R's
+    ``sandwich::bread`` for ``nls``; for a model linear in its parameters it is
+    the Hessian). Weights are frequency weights, so the leverage of a row is
+    that of one of its copies, :math:`h_i = \nabla m_i^\top (J^\top J)^{-1}
+    \nabla m_i = J_i (J^\top J)^{-1} J_i^\top / w_i` (the rows' total,
+    :math:`w_i` times it, is statsmodels' WLS leverage; with unit weights the
+    two agree).
+    """
+    jac = result.jacobian
+    f = np.asarray(result.residuals, dtype=float)
+    scores = 2.0 * f[:, None] * jac
+    positive = weights > 0
+    leverage = np.zeros(weights.size)
+    quad = np.einsum("ij,jk,ik->i", jac[positive], inverse, jac[positive])
+    leverage[positive] = quad / weights[positive]
+    return Sandwich(0.5 * inverse, scores, nobs, frequency_weights=weights, leverage=leverage)

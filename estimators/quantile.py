@@ -46,23 +46,19 @@ minimiser is a vertex of the linear programme: a :math:`\beta` that interpolates
 The data are divided by powers of two (each column and ``y``; exact) so that
 every coefficient is of order one.
 
-Standard errors: statsmodels ``QuantReg`` defaults (``vcov="robust"``,
-``kernel="epa"``, ``bandwidth="hsheather"``): with residuals :math:`e_i`,
-
-.. math::  \hat f = \frac{1}{n h}\sum_i K(e_i/h), \quad
-           \widehat{\mathrm{Cov}} = (X^\top X)^{-1} X^\top D X (X^\top X)^{-1},
-           \quad D = \operatorname{diag}\big((q/\hat f)^2 \text{ if } e_i > 0
-           \text{ else } ((1-q)/\hat f)^2\big),
-
-:math:`K` the Epanechnikov kernel and :math:`h` the Hall-Sheather bandwidth
-:math:`h_{HS}(n, q)` mapped to residual units as
-:math:`\min(\mathrm{sd}(y), \mathrm{IQR}(e)/1.34)\,(\Phi^{-1}(q+h_{HS}) -
-\Phi^{-1}(q-h_{HS}))`. The :math:`p` interpolated rows have :math:`e_i = 0`
-exactly and get :math:`((1-q)/\hat f)^2`, as statsmodels' rule gives for a zero
-residual. (statsmodels' own IRLS leaves them at about :math:`\pm10^{-7}` with
-arbitrary signs, so for :math:`q \ne 1/2` its standard errors differ from these by
-a term of order :math:`p/n`; at :math:`q = 1/2` the two agree.) t statistics with
-:math:`n - p` degrees of freedom, as statsmodels.
+Standard errors (``cov_type``, :mod:`estimators.quantile_inference`): ``"kernel"``
+(default) is statsmodels ``QuantReg``'s default (``vcov="robust"``,
+``kernel="epa"``, ``bandwidth="hsheather"``); ``"iid"`` and ``"nid"`` are R
+quantreg's ``summary.rq`` sparsity methods, ``"nid"`` refitting at
+:math:`q \pm h` by the same vertex descent started from :math:`\hat\beta`;
+``"bootstrap"`` is the pairs bootstrap, each resample refitted by the vertex
+descent from :math:`\hat\beta` (no smoothing stage: a few steps each). The
+:math:`p` interpolated rows have :math:`e_i = 0` exactly, so the kernel
+sandwich gives them :math:`((1-q)/\hat f)^2`, as statsmodels' rule does for a
+zero residual. (statsmodels' own IRLS leaves them at about :math:`\pm10^{-7}`
+with arbitrary signs, so for :math:`q \ne 1/2` its standard errors differ from
+these by a term of order :math:`p/n`; at :math:`q = 1/2` the two agree.) t
+statistics with :math:`n - p` degrees of freedom, as statsmodels and quantreg.
 """
 
 from __future__ import annotations
@@ -74,22 +70,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.optimize import lsq_linear
 
 from .base import FitResult, RegressionEstimator
-from .errors import FitError, InferenceWarning, SettingsError
+from .errors import ConvergenceWarning, FitError, InferenceWarning, SettingsError
 from .frame import Design
 from .losses import smoothed_pinball, weighted_mean
 from .numerics import (
-    epanechnikov_density,
-    hall_sheather,
     mad_about,
     pad_rows,
     power_of_two_scale,
     weighted_least_squares,
     weighted_median,
-    weighted_percentile,
+)
+from .quantile_inference import (
+    DEFAULT_N_BOOTSTRAP,
+    QUANTILE_COV_OPTIONS,
+    QUANTILE_COV_TYPES,
+    bootstrap_cov,
+    check_cov_options,
+    iid_cov,
+    kernel_cov,
+    nid_cov,
 )
 from .solve import Solution, Status, minimize
 
@@ -299,34 +301,6 @@ def exact_quantile_fit(
     return beta, basis, False, steps
 
 
-# --------------------------------------------------------------------------- inference
-
-
-def quantreg_robust_cov(
-    X: np.ndarray, y: np.ndarray, residual: np.ndarray, q: float, weights: np.ndarray
-) -> np.ndarray:
-    """statsmodels QuantReg's ``vcov="robust"``, Epanechnikov kernel, Hall-Sheather bandwidth.
-
-    ``weights`` are frequency weights (integer weights give the result of repeated
-    rows). See the module docstring for the formula; NaN where the bandwidth
-    leaves (0, 1) or the density estimate is 0.
-    """
-    n = float(np.sum(weights))
-    mean_y = np.sum(weights * y) / n
-    sd_y = math.sqrt(np.sum(weights * (y - mean_y) ** 2) / n)
-    iqr = weighted_percentile(residual, 75, weights) - weighted_percentile(residual, 25, weights)
-    h_q = hall_sheather(n, q)
-    with np.errstate(invalid="ignore"):
-        spread = stats.norm.ppf(q + h_q) - stats.norm.ppf(q - h_q)
-    h = min(sd_y, iqr / 1.34) * spread
-    density = epanechnikov_density(residual, weights, h)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.where(residual > 0, (q / density) ** 2, ((1 - q) / density) ** 2)
-    xtx_inv = np.linalg.pinv((X * weights[:, None]).T @ X)
-    xtdx = (X * (weights * d)[:, None]).T @ X
-    return xtx_inv @ xtdx @ xtx_inv
-
-
 # --------------------------------------------------------------------------- estimator
 
 
@@ -338,8 +312,23 @@ class QuantileRegression(RegressionEstimator):
 
     A smoothed (conquer) fit through the engine, then an exact vertex descent
     that proves optimality by the subgradient condition; see the module
-    docstring. Standard errors as statsmodels ``QuantReg`` (robust sandwich,
-    Epanechnikov kernel, Hall-Sheather bandwidth), t with :math:`n - p` df.
+    docstring. Standard errors by ``cov_type`` (:mod:`estimators.quantile_inference`),
+    all with t statistics on :math:`n - p` degrees of freedom:
+
+    - ``"kernel"`` (default): statsmodels ``QuantReg`` (``vcov="robust"``,
+      Epanechnikov kernel, Hall-Sheather bandwidth)
+      :math:`(X^\top X)^{-1}X^\top D X(X^\top X)^{-1}`;
+    - ``"iid"``: R quantreg ``summary.rq(se="iid")``,
+      :math:`s^2 q(1-q)(X^\top X)^{-1}` with the sparsity :math:`s` from the
+      residuals nearest 0;
+    - ``"nid"``: R quantreg ``se="nid"``, the Hendricks-Koenker sandwich
+      :math:`q(1-q)(X^\top FX)^{-1}X^\top X(X^\top FX)^{-1}` with
+      :math:`f_i = 2h/x_i^\top(\hat\beta_{q+h} - \hat\beta_{q-h})` (rows with
+      a non-positive difference get :math:`f_i = 0` and an InferenceWarning
+      counting them);
+    - ``"bootstrap"``: pairs bootstrap, ``cov_options["n_bootstrap"]``
+      resamples (default 200) drawn with numpy ``default_rng(cov_options["seed"])``
+      (default seed 0), the covariance of the refitted coefficients.
 
     Parameters
     ----------
@@ -350,6 +339,11 @@ class QuantileRegression(RegressionEstimator):
         conquer's rule times the MAD of the OLS residuals. It changes only where
         the exact stage starts, not the result.
     max_iter : limit on the descent steps of the exact stage (default 1000).
+    cov_type : ``"kernel"`` (default), ``"iid"``, ``"nid"`` or ``"bootstrap"``.
+    use_t : None or True (t statistics, the default) or False (z).
+    cov_options : None or a dict with ``"bandwidth"`` (``"hall-sheather"``,
+        the default, or ``"bofinger"``; ``"chamberlain"`` too for ``"kernel"``),
+        ``"n_bootstrap"`` and ``"seed"``.
 
     Learned attributes: ``params_``, ``cov_``, ``std_errors_``, ``residuals_``
     (exact zeros for the interpolated rows), ``basis_`` (index labels of the
@@ -377,10 +371,20 @@ class QuantileRegression(RegressionEstimator):
         missing: str = "raise",
         bandwidth: float | None = None,
         max_iter: int = 1000,
+        cov_type: str = "kernel",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         self._set_settings(locals())
 
+    # None of these is a sandwich of a smooth loss: each is computed by the fit itself.
+    _cov_types = QUANTILE_COV_TYPES
+    _native_cov_types = QUANTILE_COV_TYPES
+    _cov_options = QUANTILE_COV_OPTIONS
+
     def _check_settings(self) -> None:
+        if isinstance(self.cov_options, dict):
+            check_cov_options(self.cov_type, self.cov_options)
         if not (isinstance(self.q, int | float) and 0 < self.q < 1):
             raise SettingsError(f"q must be a quantile level in (0, 1), got q={self.q!r}")
         if self.bandwidth is not None and not (
@@ -431,7 +435,8 @@ class QuantileRegression(RegressionEstimator):
         params = beta * y_scale / col_scale
         full_residual = design.y - design.X @ params
         full_residual[np.flatnonzero(used)[residual == 0]] = 0.0
-        cov, df_resid = self._covariance(design, full_residual, q)
+        refits = _Refits(X, y, w, q, beta, self.max_iter, y_scale / col_scale)
+        cov, df_resid, cov_note = self._covariance(design, full_residual, q, refits)
         trace = pd.DataFrame(history).rename_axis("iteration")
         status = Status.CONVERGED if optimal else Status.MAX_ITER
         if not optimal and len(steps) <= self.max_iter:
@@ -452,6 +457,7 @@ class QuantileRegression(RegressionEstimator):
             solution=solution,
             df_resid=df_resid,
             history=trace,
+            cov_note=cov_note,
             attributes={
                 "residuals_": pd.Series(
                     full_residual, index=index, name=f"residual_{design.response}"
@@ -482,29 +488,87 @@ class QuantileRegression(RegressionEstimator):
             hessian=_smoothed_hessian,
         )
 
-    def _covariance(self, design: Design, residual: np.ndarray, q: float):
+    def _covariance(self, design: Design, residual: np.ndarray, q: float, refits: _Refits):
+        """The covariance of ``cov_type``, its t degrees of freedom and why it is NaN (or None)."""
         p = design.X.shape[1]
         n = design.nobs
         df_resid = n - p
+        nan = np.full((p, p), np.nan)
         if df_resid <= 0:
-            warnings.warn(
-                f"{int(n)} rows for {p} parameters: the fit interpolates every row, so the "
-                "standard errors need more rows than parameters; reported as NaN",
-                InferenceWarning,
-                stacklevel=4,
+            return (
+                nan,
+                None,
+                (
+                    f"{int(n)} rows for {p} parameters: the fit interpolates every row, so the "
+                    "standard errors need more rows than parameters"
+                ),
             )
-            return np.full((p, p), np.nan), None
-        cov = quantreg_robust_cov(design.X, design.y, residual, q, design.weights)
-        if not np.all(np.isfinite(cov)):
-            warnings.warn(
-                "the sparsity (density of the residuals at 0) could not be estimated: the "
-                f"Hall-Sheather bandwidth leaves (0, 1) at q={q} with {int(n)} rows, or no "
-                "residual lies within it; standard errors are reported as NaN",
-                InferenceWarning,
-                stacklevel=4,
+        used = design.weights > 0
+        X, w = design.X[used], design.weights[used]
+        band = self._cov_option("bandwidth", "hall-sheather")
+        if self.cov_type == "kernel":
+            cov, reason = kernel_cov(X, design.y[used], residual[used], q, w, band)
+        elif self.cov_type == "iid":
+            cov, reason = iid_cov(X, residual[used], q, w, band)
+        elif self.cov_type == "nid":
+            cov, n_nonpositive, reason = nid_cov(X, q, w, refits.at_level, band)
+            if n_nonpositive:
+                warnings.warn(
+                    f"QuantileRegression(cov_type='nid'): {n_nonpositive} of {X.shape[0]} "
+                    "rows have a non-positive fitted density (the quantile fits at q +- h "
+                    "cross there); they enter with density 0",
+                    InferenceWarning,
+                    stacklevel=5,
+                )
+        else:
+            cov, failed, reason = bootstrap_cov(
+                refits.on_weights,
+                w,
+                self._cov_option("n_bootstrap", DEFAULT_N_BOOTSTRAP),
+                self._cov_option("seed", 0),
             )
-            cov = np.full((p, p), np.nan)
-        return cov, df_resid
+            if failed and reason is None:
+                warnings.warn(
+                    f"QuantileRegression(cov_type='bootstrap'): {failed} resamples had a "
+                    "singular design and were left out of the covariance",
+                    InferenceWarning,
+                    stacklevel=5,
+                )
+        return (nan if reason is not None else cov), df_resid, reason
 
 
-__all__ = ["QuantileRegression", "smoothed_pinball", "quantreg_robust_cov"]
+class _Refits:
+    """Refits for the standard errors, by the vertex descent from the estimate (scaled data).
+
+    ``unit`` turns scaled coefficients into data units (``y_scale / col_scale``).
+    """
+
+    def __init__(self, X, y, w, q, beta, max_iter, unit):
+        self.X, self.y, self.w, self.q = X, y, w, q
+        self.beta, self.max_iter, self.unit = beta, max_iter, unit
+
+    def _fit(self, X, y, w, level):
+        beta, _, optimal, _ = exact_quantile_fit(X, y, w, level, self.beta, self.max_iter)
+        if not optimal:
+            warnings.warn(
+                f"a refit for the standard errors (q={level:.4g}) stopped before optimality "
+                "was proven; raise max_iter",
+                ConvergenceWarning,
+                stacklevel=6,
+            )
+        return beta * self.unit
+
+    def at_level(self, level: float) -> np.ndarray:
+        """The coefficients at another quantile level (data units)."""
+        return self._fit(self.X, self.y, self.w, level)
+
+    def on_weights(self, weights: np.ndarray) -> np.ndarray | None:
+        """The coefficients with other weights (data units); None for a singular resample."""
+        kept = weights > 0
+        try:
+            return self._fit(self.X[kept], self.y[kept], weights[kept], self.q)
+        except (FitError, np.linalg.LinAlgError):  # a resample with a singular design
+            return None
+
+
+__all__ = ["QuantileRegression", "exact_quantile_fit", "smoothed_pinball"]

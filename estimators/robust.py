@@ -53,12 +53,17 @@ Standard errors: statsmodels' default ``cov="H1"`` (Huber 1981, eq. 7.10.x; the
 
 with :math:`z_i = r_i/\hat s`, :math:`n = \sum_i w_i` and frequency weights
 :math:`W`. Tests use the normal distribution (``df_resid_ = None``), as RLM does.
+``cov_type`` HC0, HC1, cluster and HAC are sandwiches of the per-row losses at
+the fixed scale (:func:`m_sandwich`, by autodiff); for Huber's loss HC0 is
+:math:`\hat s^2 (\sum w\psi' x x^\top)^{-1} (\sum w \psi^2 x x^\top)
+(\sum w\psi' x x^\top)^{-1}`, the heteroskedasticity-robust counterpart of H1
+(which replaces :math:`\psi'` and :math:`\psi^2` by their means over the rows and
+adds the factors :math:`K^2` and :math:`n/(n-p)`).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 
 import jax
@@ -68,8 +73,10 @@ import pandas as pd
 from jax import Array
 
 from .base import FitResult, RegressionEstimator
-from .errors import DataError, InferenceWarning, SettingsError
+from .covariance import Sandwich
+from .errors import DataError, SettingsError
 from .frame import Design
+from .inference import m_estimation_sandwich
 from .losses import huber, loss_derivatives, tukey_biweight, weighted_mean
 from .numerics import mad_about, pad_rows, power_of_two_scale, weighted_least_squares
 from .solve import Solution, Status, minimize
@@ -142,6 +149,42 @@ def h1_covariance(
     return factor * np.linalg.inv(xtwx)
 
 
+def m_sandwich(
+    rho: Callable[..., Array],
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    beta: np.ndarray,
+    scale: float,
+    c: float,
+    unit: np.ndarray,
+) -> tuple[Sandwich, str | None]:
+    r"""Sandwich ingredients of the M-estimate at a fixed scale, in data units.
+
+    The per-row losses are :math:`\ell_i(\beta) = w_i\,\rho_c((y_i -
+    x_i^\top\beta)/s)` with the scale :math:`s` held fixed (its estimation
+    error is ignored, as in H1); :func:`estimators.inference.m_estimation_sandwich`
+    differentiates them (scores :math:`s_i = -w_i\,\psi(z_i)\,x_i/s`,
+    Hessian :math:`A = \sum_i w_i\,\psi'(z_i)\,x_i x_i^\top / s^2`) in the
+    solver's scaled coordinates, where :math:`A` is well conditioned; with
+    :math:`\beta = u \odot \beta_\text{scaled}` (``unit`` = :math:`u`) the
+    data-unit bread is :math:`D A^{-1} D` and the scores :math:`D^{-1} s_i`,
+    :math:`D = \operatorname{diag}(u)` (the loss's units cancel in
+    :math:`A^{-1} B A^{-1}`). The weights are frequency weights. Returns the
+    reason when :math:`A` is singular or not positive definite (Tukey's
+    :math:`\psi'` is negative beyond :math:`c/\sqrt5`).
+    """
+
+    def row_losses(theta, X, y, w):
+        return w * rho((y - X @ theta) / scale, c=c)
+
+    sandwich, reason = m_estimation_sandwich(
+        row_losses, beta, X, y, weights, nobs=float(np.sum(weights)), frequency_weights=weights
+    )
+    bread = sandwich.bread * np.outer(unit, unit)
+    return Sandwich(bread, sandwich.scores / unit, sandwich.nobs, weights), reason
+
+
 # --------------------------------------------------------------------------- estimators
 
 
@@ -149,6 +192,8 @@ class _MRegression(RegressionEstimator):
     """M-estimation with a MAD scale; subclasses choose the loss (``_family``)."""
 
     _family: str
+    # HC2 / HC3 need least-squares leverages: not offered (an informative SettingsError).
+    _cov_types = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
     def __init__(
         self,
@@ -158,6 +203,9 @@ class _MRegression(RegressionEstimator):
         missing: str = "raise",
         tol: float = 1e-10,
         max_iter: int = 200,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         self._set_settings(locals())
 
@@ -268,19 +316,20 @@ class _MRegression(RegressionEstimator):
         z = residual / scale
         _, psi, dpsi = loss_derivatives(kernels.rho, z, c=self.c)
         cov_scaled = h1_covariance(X, design.weights, psi, dpsi, scale)
+        cov_note = None
         if not np.all(np.isfinite(cov_scaled)):
-            warnings.warn(
+            cov_note = (
                 "the H1 covariance is not finite (the mean of psi'(r/s) over the rows is 0: "
-                "every residual is beyond the redescending loss's threshold); standard errors "
-                "are reported as NaN",
-                InferenceWarning,
-                stacklevel=4,
+                "every residual is beyond the redescending loss's threshold)"
             )
             cov_scaled = np.full_like(cov_scaled, np.nan)
         # Back to data units: beta = beta_scaled * y_scale / col_scale.
         unit = y_scale / col_scale
         params = beta * unit
         cov = cov_scaled * np.outer(unit, unit)
+        sandwich, reason = m_sandwich(kernels.rho, X, y, design.weights, beta, scale, self.c, unit)
+        if self.cov_type != "nonrobust":
+            cov_note = reason
         with np.errstate(divide="ignore", invalid="ignore"):
             irls = np.where(z != 0, psi / z, dpsi)
         trace = pd.DataFrame(history).rename_axis("iteration")
@@ -300,6 +349,8 @@ class _MRegression(RegressionEstimator):
             solution=summary,
             df_resid=None,
             history=trace,
+            sandwich=sandwich,
+            cov_note=cov_note,
             attributes={
                 "scale_": float(scale * y_scale),
                 "weights_": pd.Series(irls, index=design.index, name="weight"),
@@ -358,6 +409,21 @@ class HuberRegression(_MRegression):
         changed the scale by at most ``tol`` relative and the coefficients by at
         most ``tol`` standard errors. Default ``1e-10``.
     max_iter : limit on the scale updates, both phases together (default 200).
+    cov_type : ``"nonrobust"`` (default: Huber's H1, as statsmodels' RLM), or a
+        sandwich :math:`c\,A^{-1} B A^{-1}` of the per-row losses
+        :math:`w_i \rho_c(r_i/\hat s)` at the fixed scale :math:`\hat s`
+        (:func:`m_sandwich`: :math:`A = \sum_i w_i\psi'(z_i) x_i x_i^\top/\hat s^2`,
+        scores :math:`s_i = -w_i \psi(z_i) x_i / \hat s`): ``"HC0"``
+        (:math:`B = \sum_i s_i s_i^\top / w_i`, :math:`c = 1`), ``"HC1"``
+        (:math:`c = n/(n-p)`), ``"cluster"`` (:math:`B = \sum_g S_g S_g^\top`,
+        :math:`c = \frac{G}{G-1}\frac{n-1}{n-p}`; labels from
+        ``fit(groups=...)``) or ``"HAC"`` (Newey-West, Bartlett weights,
+        ``cov_options={"maxlags": L}``, default :math:`\lfloor 4(n/100)^{2/9}
+        \rfloor`, no factor); :math:`n = \sum_i w_i`. See
+        :mod:`estimators.covariance`. HC2 / HC3 (least squares) are not offered.
+    use_t : None or False (default: z, as RLM), True (t with :math:`n - p`
+        degrees of freedom; :math:`G - 1` for cluster).
+    cov_options : None or ``{"maxlags": L}`` for ``"HAC"``.
 
     Learned attributes: ``params_``, ``cov_``, ``std_errors_``, ``scale_`` (the
     final MAD scale), ``weights_`` (final IRLS weights :math:`\psi(z)/z`, a Series
@@ -384,9 +450,19 @@ class HuberRegression(_MRegression):
         missing: str = "raise",
         tol: float = 1e-10,
         max_iter: int = 200,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         super().__init__(
-            c, fit_intercept=fit_intercept, missing=missing, tol=tol, max_iter=max_iter
+            c,
+            fit_intercept=fit_intercept,
+            missing=missing,
+            tol=tol,
+            max_iter=max_iter,
+            cov_type=cov_type,
+            use_t=use_t,
+            cov_options=cov_options,
         )
 
 
@@ -419,9 +495,19 @@ class TukeyRegression(_MRegression):
         missing: str = "raise",
         tol: float = 1e-10,
         max_iter: int = 200,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict | None = None,
     ):
         super().__init__(
-            c, fit_intercept=fit_intercept, missing=missing, tol=tol, max_iter=max_iter
+            c,
+            fit_intercept=fit_intercept,
+            missing=missing,
+            tol=tol,
+            max_iter=max_iter,
+            cov_type=cov_type,
+            use_t=use_t,
+            cov_options=cov_options,
         )
 
 

@@ -3,7 +3,9 @@ r"""Robust M-estimators of location with a MAD scale: :class:`Huber` and :class:
 Both are the fixed point of statsmodels' ``RLM`` with an intercept only: the
 minimiser of a mean loss of standardised residuals, at the scale given by the
 MAD of those residuals (:class:`_RobustLocation` explains the iteration), with
-Huber's (1981) "H1" standard error (:func:`m_location_cov`).
+Huber's (1981) "H1" standard error (:func:`m_location_cov`, ``cov_type="nonrobust"``)
+or the sandwich of the loss at the fitted scale (:func:`location_sandwich`:
+``"HC0"``, ``"HC1"``, ``"cluster"``, ``"HAC"``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import ConvergenceWarning, DataError, InferenceWarning, SettingsError
+from .covariance import Sandwich
+from .errors import ConvergenceWarning, DataError, SettingsError
 from .frame import Sample
+from .inference import invert_hessian
 from .losses import huber, loss_derivatives, tukey_biweight, weighted_mean
 from .numerics import (
     NORMAL_MAD,
@@ -70,6 +74,40 @@ def m_location_cov(
     return k * k * float(np.sum(weights * psi * psi)) * scale**2 / (n - 1) / (m * m * n), None
 
 
+def location_sandwich(
+    rho: Callable[..., Any],
+    c: float,
+    residuals: np.ndarray,
+    weights: np.ndarray,
+    scale: float,
+    unit: float = 1.0,
+) -> tuple[Sandwich, str | None]:
+    r"""Sandwich ingredients of :math:`\sum_i w_i \rho_c((x_i - \beta)/s)` at a fixed scale.
+
+    ``residuals`` :math:`x_i - \hat\beta` and ``scale`` :math:`s` in the same
+    units, ``unit`` data units each (the fit's centred, scaled coordinates);
+    the sandwich is in data units. With
+    :math:`z_i = r_i/s`: scores :math:`s_i = -w_i \psi(z_i)/s`, Hessian
+    :math:`\sum_i w_i \psi'(z_i)/s^2`, so HC0 is
+
+    .. math::  \widehat{\mathrm{Var}}(\hat\beta) = s^2\,
+               \frac{\sum_i w_i \psi(z_i)^2}{\bigl(\sum_i w_i \psi'(z_i)\bigr)^2},
+
+    Huber's H1 without its factor :math:`K^2 n/(n-1)`. The scale is
+    treated as known (its estimation is ignored, as in RLM's covariances:
+    for a symmetric distribution it does not change the location's
+    asymptotic variance). Returns the reason when the Hessian is not positive.
+    """
+    _, psi, dpsi = loss_derivatives(rho, residuals / scale, c=c)
+    # inverted in the scaled units (data near 1e300 or 1e-300 would overflow s^2),
+    # then mapped to data units, which may over- or underflow like the variance
+    bread, reason = invert_hessian(np.array([[float(np.sum(weights * dpsi))]]) / scale**2)
+    with np.errstate(over="ignore", under="ignore"):
+        bread = bread * np.float64(unit) ** 2
+        scores = (-weights * psi / (scale * np.float64(unit)))[:, None]
+    return Sandwich(bread, scores, float(weights.sum()), frequency_weights=weights), reason
+
+
 def _secant(
     b: float,
     h: float,
@@ -118,6 +156,7 @@ class _RobustLocation(SampleEstimator):
     """
 
     _rho: Callable[..., Any]
+    _cov_types = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
     def _check_settings(self) -> None:
         super()._check_settings()
@@ -129,9 +168,13 @@ class _RobustLocation(SampleEstimator):
                 f"max_scale_iter must be a positive integer, got {self.max_scale_iter!r}"
             )
 
-    def fit(self, x: Any, sample_weight: Any = None) -> _RobustLocation:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
-        sample = self._sample(x, sample_weight)
+    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> _RobustLocation:
+        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+
+        ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
+        value of ``x``, for ``cov_type="cluster"``.
+        """
+        sample = self._sample(x, sample_weight, groups)
         weights, n = sample.weights, sample.nobs
         ref, unit, data = self._robust_centering(sample)
         padded, padded_weights = pad_rows(data, weights)
@@ -173,12 +216,9 @@ class _RobustLocation(SampleEstimator):
         if scale == 0:
             self._zero_scale(sample, ref + unit * delta)
         variance, reason = m_location_cov(type(self)._rho, self.c, data - delta, weights, scale)
-        if reason is not None:
-            warnings.warn(
-                f"{type(self).__name__} of {sample.name}: standard error is NaN: {reason}",
-                InferenceWarning,
-                stacklevel=2,
-            )
+        sandwich, bread_reason = location_sandwich(
+            type(self)._rho, self.c, data - delta, weights, scale, unit
+        )
         with np.errstate(over="ignore"):  # data near 1e300: the variance overflows, the SE not
             cov = np.float64(variance) * np.float64(unit) ** 2
         self._store_estimate(
@@ -191,6 +231,9 @@ class _RobustLocation(SampleEstimator):
             # rho((x - beta)/s) is unit-free; d/dbeta = (1/unit) d/ddelta
             history=scaled_history(solution.trace, unit, loss_power=0, grad_power=-1),
             df_resid=None,
+            sandwich=sandwich,
+            groups=groups,
+            cov_note=reason or bread_reason,
         )
         self.converged_ = bool(solution.converged and settled)
         self.scale_ = scale * unit
@@ -278,6 +321,9 @@ class Huber(_RobustLocation):
     Parameters
     ----------
     c : the tuning constant, > 0 (in units of the scale ``s``).
+    cov_type : ``"nonrobust"`` (default, Huber's H1), ``"HC0"``, ``"HC1"``,
+        ``"cluster"`` or ``"HAC"`` (see below).
+    use_t, cov_options : as for every estimator (:class:`~estimators.base.Estimator`).
     tol : accuracy in standard errors, as for :class:`~estimators.location.Mean`;
         also ends the scale rounds (default ``1e-8``).
     max_iter : iteration limit of each minimisation (solver default if ``None``).
@@ -287,8 +333,14 @@ class Huber(_RobustLocation):
         (one parameter, exact Hessian).
     dtype, missing : as for :class:`~estimators.location.Mean`.
 
-    Standard error: :func:`m_location_cov` (RLM's ``"H1"``), z intervals.
-    ``sample_weight`` are frequency weights (integer weights equal repeated rows).
+    Standard error (``cov_type="nonrobust"``): :func:`m_location_cov`
+    (RLM's ``"H1"``), z intervals. ``"HC0"``, ``"HC1"``, ``"cluster"``
+    (labels from ``fit(x, groups=...)``) and ``"HAC"``
+    (``cov_options={"maxlags": L}``) are the sandwich of
+    :func:`location_sandwich` with the factors of :mod:`estimators.covariance`
+    (HC1: :math:`n/(n-1)`). ``use_t=True`` gives t with :math:`n - 1`
+    degrees of freedom. ``sample_weight`` are frequency weights (integer
+    weights equal repeated rows).
 
     Examples
     --------
@@ -302,6 +354,9 @@ class Huber(_RobustLocation):
         self,
         c: float = 1.345,
         *,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict[str, Any] | None = None,
         tol: float = 1e-8,
         max_iter: int | None = None,
         max_scale_iter: int = 100,
@@ -329,8 +384,7 @@ class TukeyBiweight(_RobustLocation):
     point unless outliers pull the mean into another basin). ``c = 4.685``
     gives 95% efficiency at the normal.
 
-    Standard error: :func:`m_location_cov` (RLM's ``"H1"``), z intervals.
-    Parameters as for :class:`Huber`.
+    Standard errors and parameters as for :class:`Huber`.
 
     Examples
     --------
@@ -344,6 +398,9 @@ class TukeyBiweight(_RobustLocation):
         self,
         c: float = 4.685,
         *,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict[str, Any] | None = None,
         tol: float = 1e-8,
         max_iter: int | None = None,
         max_scale_iter: int = 100,

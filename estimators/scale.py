@@ -131,9 +131,20 @@ class StandardDeviation(SampleEstimator):
 
     ``sample_weight`` are frequency weights. ``mean_`` holds the fitted mean.
 
+    Only ``cov_type="nonrobust"`` (the normal-theory standard error above) is
+    offered: the SD is not the minimiser of a per-observation loss of its own
+    (it is a function of the minimum of the mean's loss), so the sandwich
+    machinery of :mod:`estimators.covariance` does not apply as it stands. A
+    robust alternative is ``MaximumLikelihood("normal", cov_type="HC0")``,
+    whose ``sd`` (divisor :math:`n`) has the sandwich variance
+    :math:`(m_4 - m_2^2)/(4 m_2 n)`.
+
     Parameters
     ----------
     ddof : degrees of freedom subtracted from :math:`n` in the divisor; >= 0 and < n.
+    cov_type : ``"nonrobust"`` only (see above).
+    use_t, cov_options : as for every estimator; ``use_t=True`` gives t with
+        :math:`n - 1` degrees of freedom.
     solver, tol, max_iter, dtype, missing : as for :class:`~estimators.location.Mean`
         (default solver ``"newton"``: one exact step for this quadratic loss).
 
@@ -143,10 +154,15 @@ class StandardDeviation(SampleEstimator):
     2.138089935299395
     """
 
+    _cov_types = ("nonrobust",)
+
     def __init__(
         self,
         ddof: float = 1,
         *,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict[str, Any] | None = None,
         solver: Any = "newton",
         tol: float = 1e-8,
         max_iter: int | None = None,
@@ -155,9 +171,13 @@ class StandardDeviation(SampleEstimator):
     ):
         self._set_settings(locals())
 
-    def fit(self, x: Any, sample_weight: Any = None) -> StandardDeviation:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
-        sample = self._sample(x, sample_weight)
+    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> StandardDeviation:
+        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+
+        ``groups`` is accepted for the common signature; with the only
+        ``cov_type`` offered, ``"nonrobust"``, passing labels is a SettingsError.
+        """
+        sample = self._sample(x, sample_weight, groups)
         n = sample.nobs
         if not self.ddof < n:
             raise DataError(
@@ -231,8 +251,15 @@ class MAD(SampleEstimator):
     (asymptotic variance :math:`1.3605\,\sigma^2/n`, efficiency 37% of the
     SD's); z intervals. ``sample_weight`` are frequency weights.
 
+    Only ``cov_type="nonrobust"`` (the normal-theory standard error above) is
+    offered: the MAD's estimating function is a step function, with no
+    derivative to build a sandwich from (its robust variance needs density
+    estimates at :math:`\tilde x \pm \mathrm{MAD}`, as the median's does).
+
     Parameters
     ----------
+    cov_type : ``"nonrobust"`` only (see above).
+    use_t, cov_options : as for every estimator.
     solver, max_iter, dtype, missing : as for :class:`~estimators.location.Median`.
 
     Examples
@@ -241,9 +268,14 @@ class MAD(SampleEstimator):
     1.482602
     """
 
+    _cov_types = ("nonrobust",)
+
     def __init__(
         self,
         *,
+        cov_type: str = "nonrobust",
+        use_t: bool | None = None,
+        cov_options: dict[str, Any] | None = None,
         solver: Any = "lbfgs",
         max_iter: int | None = None,
         dtype: str = "float64",
@@ -251,9 +283,13 @@ class MAD(SampleEstimator):
     ):
         self._set_settings(locals())
 
-    def fit(self, x: Any, sample_weight: Any = None) -> MAD:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
-        sample = self._sample(x, sample_weight)
+    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> MAD:
+        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+
+        ``groups`` is accepted for the common signature; with the only
+        ``cov_type`` offered, ``"nonrobust"``, passing labels is a SettingsError.
+        """
+        sample = self._sample(x, sample_weight, groups)
         w = sample.weights
         settings = {"solver": self.solver, "max_iter": self.max_iter, "dtype": self.dtype}
         center = fit_quantile(sample.values, w, 0.5, **settings)

@@ -353,6 +353,9 @@ def test_estimator_api_and_prediction(anes):
         "tol": 1e-6,
         "max_iter": None,
         "information": "observed",
+        "cov_type": "nonrobust",
+        "use_t": None,
+        "cov_options": None,
     }
     assert repr(model) == "LogisticRegression(tol=1e-06)"
     from sklearn.base import clone

@@ -265,3 +265,70 @@ def test_fit_returns_self_and_no_warnings_on_a_clean_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert m.fit(seed_sample()["x"]) is m
+
+
+# --------------------------------------------------------------------------- robust covariances
+
+QUANTILE_REFERENCE = Path(__file__).parent / "reference" / "quantile.json"
+
+
+@pytest.mark.parametrize("case", ["HC0", "HC1", "cluster", "HAC_2", "HAC_4"])
+def test_robust_standard_errors_match_statsmodels_ols_on_a_constant(case):
+    """statsmodels 0.15 OLS(foodexp, 1).fit(cov_type=..., use_t=True), stored in
+    tests/reference/quantile.json by tests/reference/make_quantile.py."""
+    from estimators.datasets import load_dataset
+
+    ref = json.loads(QUANTILE_REFERENCE.read_text())["cases"]["mean"][case]
+    x = load_dataset("engel")["foodexp"]
+    cov_type, _, lags = case.partition("_")
+    groups = np.arange(len(x)) // 10 if cov_type == "cluster" else None
+    options = {"maxlags": int(lags)} if lags else None
+    fitted = est.Mean(cov_type=cov_type, cov_options=options).fit(x, groups=groups)
+    assert fitted.params_["mean"] == pytest.approx(ref["params"][0], rel=1e-14)
+    assert fitted.std_errors_["mean"] == pytest.approx(ref["bse"][0], rel=1e-12)
+    assert fitted.summary()["p_value"].iloc[0] == pytest.approx(ref["pvalues"][0], rel=1e-9)
+    assert fitted._df_inference == ref["df_inference"]  # n - 1, or G - 1 for cluster
+    assert fitted.cov_type_ == cov_type
+
+
+def test_robust_standard_errors_equal_their_closed_forms_with_weights():
+    """HC0 = sum w e^2 / n^2, HC1 = HC0 n / (n - 1), cluster = G/(G-1) sum_g (sum w e)^2 / n^2,
+    n = sum w; integer weights give the repeated rows' answers."""
+    rng = np.random.default_rng(31)
+    x = rng.normal(3.0, 2.0, 60)
+    w = rng.integers(1, 4, 60).astype(float)
+    g = np.arange(60) % 7
+    n = w.sum()
+    e = x - np.sum(w * x) / n
+    hc0 = np.sum(w * e**2) / n**2
+    sums = np.bincount(g, weights=w * e)
+    closed = {"HC0": hc0, "HC1": hc0 * n / (n - 1), "cluster": 7 / 6 * np.sum(sums**2) / n**2}
+    for cov_type, variance in closed.items():
+        groups = g if cov_type == "cluster" else None
+        weighted = est.Mean(cov_type=cov_type).fit(x, sample_weight=w, groups=groups)
+        assert weighted.cov_.iloc[0, 0] == pytest.approx(variance, rel=1e-12)
+        reps = w.astype(int)
+        repeated = est.Mean(cov_type=cov_type).fit(
+            np.repeat(x, reps), groups=None if groups is None else np.repeat(g, reps)
+        )
+        assert repeated.cov_.iloc[0, 0] == pytest.approx(variance, rel=1e-12)
+    assert weighted.n_groups_ == 7
+
+
+def test_cluster_labels_are_cut_to_the_values_kept_and_validated():
+    x = pd.Series([1.0, np.nan, 3.0, 4.0, 8.0, np.nan], name="x")
+    g = np.array([0, 0, 0, 1, 1, 1])
+    fitted = est.Mean(cov_type="cluster", missing="drop").fit(x, groups=g)
+    e = np.array([1.0, 3.0, 4.0, 8.0]) - 4.0
+    expected = 2 * ((e[0] + e[1]) ** 2 + (e[2] + e[3]) ** 2) / 16
+    assert fitted.cov_.iloc[0, 0] == pytest.approx(expected, rel=1e-13)
+    with pytest.raises(est.SettingsError, match="needs cluster labels: pass groups="):
+        est.Mean(cov_type="cluster").fit([1.0, 2.0, 3.0])
+    with pytest.raises(est.SettingsError, match="groups= is used only with cov_type='cluster'"):
+        est.Mean().fit([1.0, 2.0, 3.0], groups=[0, 1, 1])
+    with pytest.raises(est.DataError, match="1 missing cluster labels"):
+        est.Mean(cov_type="cluster").fit([1.0, 2.0, 3.0], groups=[0.0, np.nan, 1.0])
+    with pytest.raises(est.DataError, match="at least two clusters"):
+        est.Mean(cov_type="cluster").fit([1.0, 2.0, 3.0], groups=[1, 1, 1])
+    with pytest.raises(est.SettingsError, match=r"valid values are \['nonrobust', 'HC0', 'HC1'"):
+        est.Mean(cov_type="HC3").fit([1.0, 2.0, 3.0])

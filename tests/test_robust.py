@@ -252,6 +252,9 @@ def test_settings_api_and_a_clean_fit_gives_no_warnings(stackloss):
         "missing": "raise",
         "tol": 1e-9,
         "max_iter": 200,
+        "cov_type": "nonrobust",
+        "use_t": None,
+        "cov_options": None,
     }
     assert repr(model) == "TukeyRegression(c=4.0, tol=1e-09)"
     assert clone(model).get_params() == model.get_params()
