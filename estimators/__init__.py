@@ -5,8 +5,21 @@
 np.float64(3.0)
 """
 
-from . import autodiff, datasets, distributions, families, inference, losses
+from . import (
+    autodiff,
+    covariance,
+    datasets,
+    distributions,
+    families,
+    inference,
+    influence,
+    losses,
+    prediction,
+    quantile_inference,
+    report,
+)
 from .base import Estimator, NotFittedError, clone
+from .covariance import COV_TYPES
 from .errors import (
     ConvergenceWarning,
     DataError,
@@ -16,6 +29,7 @@ from .errors import (
     SettingsError,
 )
 from .glm import GLM, LogisticRegression, PerfectSeparationWarning, PoissonRegression
+from .hypothesis import LRTest, NotNestedWarning, WaldTest, lr_test, wald_test
 from .likelihood import MaximumLikelihood, MEstimator
 from .location import Huber, Mean, Median, Quantile, TukeyBiweight
 from .nonlinear import NonlinearLeastSquares
@@ -28,6 +42,17 @@ from .solve import Solution, Status, minimize
 __version__ = "0.1.0"
 
 __all__ = [
+    "COV_TYPES",
+    "LRTest",
+    "NotNestedWarning",
+    "WaldTest",
+    "covariance",
+    "influence",
+    "lr_test",
+    "prediction",
+    "quantile_inference",
+    "report",
+    "wald_test",
     "GLM",
     "MAD",
     "ConvergenceWarning",

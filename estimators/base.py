@@ -18,7 +18,14 @@ import pandas as pd
 
 from . import covariance, inference
 from .covariance import Sandwich
-from .errors import ConvergenceWarning, DataError, EstimationError, FitError, SettingsError
+from .errors import (
+    ConvergenceWarning,
+    DataError,
+    EstimationError,
+    FitError,
+    SettingsError,
+    user_stacklevel,
+)
 from .frame import INTERCEPT, Design, as_design, predict_matrix
 from .solve import Solution, Status
 
@@ -56,6 +63,9 @@ class Estimator:
     _cov_types: tuple[str, ...] = covariance.COV_TYPES
     _native_cov_types: tuple[str, ...] = ("nonrobust",)
     _cov_options: tuple[str, ...] = ("maxlags",)
+    # The non-differentiable loss an estimator minimises (None: smooth). Such
+    # estimators have no Hessian, so no sandwich and no influence functions.
+    _non_smooth_loss: str | None = None
 
     # ------------------------------------------------------------ settings
     @classmethod
@@ -203,7 +213,7 @@ class Estimator:
             cov = pd.DataFrame(matrix, index=cov.index, columns=cov.columns)
             std_errors = None
         if cov_note is not None:
-            inference.warn_no_covariance(type(self).__name__, cov_note, stacklevel=4)
+            inference.warn_no_covariance(type(self).__name__, cov_note)
         self.cov_note_ = cov_note
         self._sandwich, self._sandwich_free, self._row_index = sandwich, free, row_index
         self.params_ = params
@@ -253,7 +263,7 @@ class Estimator:
                 f"{solution.n_iter} iterations, gradient norm {solution.grad_norm:.3g}). "
                 f"The estimate is flagged with converged_ = False; {self._convergence_hint}.",
                 ConvergenceWarning,
-                stacklevel=3,  # the user's call to fit()
+                stacklevel=user_stacklevel(),
             )
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -298,7 +308,14 @@ class Estimator:
         from .hypothesis import wald_test
 
         self._check_fitted()
-        return wald_test(self.params_, self.cov_, hypothesis, value, df_denom=self._df_inference)
+        return wald_test(
+            self.params_,
+            self.cov_,
+            hypothesis,
+            value,
+            df_denom=self._df_inference,
+            cov_note=self.cov_note_,
+        )
 
     def influence(self) -> pd.DataFrame:
         r"""Per-observation influence functions :math:`-n A^{-1} s_i`, a row an observation.

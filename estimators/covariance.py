@@ -132,6 +132,21 @@ class Sandwich:
         )
 
 
+def single_index_leverage(X: np.ndarray, curvature: np.ndarray, bread: np.ndarray) -> np.ndarray:
+    r"""Leverages :math:`h_i = c_i\, x_i^\top A^{-1} x_i` of a single-index loss.
+
+    For :math:`\ell_i(\beta) = w_i\,\ell(x_i^\top\beta)` (GLMs, least squares)
+    the row Hessian is :math:`H_i = c_i x_i x_i^\top` with :math:`c_i = w_i
+    \ell''(\eta_i)`, so :math:`(A - H_i)^{-1} s_i = A^{-1} s_i / (1 - h_i)`.
+    ``bread`` is :math:`A^{-1}` over the columns of ``X``. For a GLM with the
+    observed Hessian this is statsmodels' ``get_hat_matrix_diag(observed=True)``.
+    Hand it to the fit's :class:`~estimators.covariance.Sandwich` as
+    ``leverage``.
+    """
+    X = np.asarray(X, dtype=float)
+    return np.asarray(curvature, dtype=float) * np.einsum("ij,jk,ik->i", X, bread, X)
+
+
 def sandwich_cov(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:
     r""":math:`A^{-1} B A^{-1}` from a formed meat, symmetrised (rounding breaks symmetry).
 

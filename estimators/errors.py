@@ -7,6 +7,9 @@ it was: the data, the settings, or the fit itself.
 
 from __future__ import annotations
 
+import os
+import sys
+
 
 class EstimationError(Exception):
     """Base class of every error raised on purpose by ``estimators``."""
@@ -25,6 +28,20 @@ class SettingsError(EstimationError, ValueError):
 
 class FitError(EstimationError, RuntimeError):
     """The optimisation failed: the loss or its gradient became NaN or infinite."""
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside this package.
+
+    Fits reach their warnings through helpers of varying depth; a fixed
+    stacklevel would point at library code on some paths (Python 3.12's
+    ``skip_file_prefixes`` does this, but we support 3.11).
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class ConvergenceWarning(UserWarning):

@@ -424,7 +424,10 @@ class GLM(RegressionEstimator):
             inverse, reason = inverse_observed, reason_observed
         cov = covariance(inverse, attributes["scale_"], jac)
         slopes = row_slopes(family, link, fit.y, eta, log_alpha, estimate_alpha=estimate_alpha)
-        sandwich = glm_sandwich(design.X, w, slopes, inverse_observed, jac)
+        curvature = None
+        if not estimate_alpha:
+            curvature = lambda: row_curvature(family, link, fit.y, eta, log_alpha)  # noqa: E731
+        sandwich = glm_sandwich(design.X, w, slopes, inverse_observed, jac, curvature)
         if self.cov_type != "nonrobust":
             reason = reason_observed
         mu_null, alpha_null = self._null_means(design, family, link, estimate_alpha, alpha)

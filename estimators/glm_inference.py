@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .covariance import Sandwich
+from .covariance import Sandwich, single_index_leverage
 from .errors import DataError
 from .families import Family, Link
 from .frame import Design, collinear_columns
@@ -141,6 +141,7 @@ def glm_sandwich(
     slopes: np.ndarray,
     inverse_observed: np.ndarray,
     jac: np.ndarray,
+    curvature: Callable[[], np.ndarray] | None = None,
 ) -> Sandwich:
     r"""The sandwich ingredients of a GLM, in data units and the order of ``params_``.
 
@@ -160,6 +161,13 @@ def glm_sandwich(
     ``score_obs``, whatever the ``information`` of the model-based covariance.
     Both scale with :math:`1/\phi`, so the sandwich does not depend on the
     dispersion. The weights are frequency weights.
+
+    ``curvature`` (a function, called only when leverages are asked for, by
+    :meth:`~estimators.Estimator.dfbeta`) gives :math:`\ell''(\eta_i)`; the
+    leverages :math:`h_i = w_i \ell''(\eta_i)\, x_i^\top A^{-1} x_i` are
+    statsmodels' ``get_hat_matrix_diag(observed=True)``. Pass None when alpha
+    is estimated: a row's Hessian is then not of rank one, and there is no
+    exact single-index leverage.
     """
     slopes = slopes.reshape(len(w), -1)
 
@@ -170,7 +178,14 @@ def glm_sandwich(
         return np.column_stack([beta, w * slopes[:, 1] / jac[-1]])
 
     bread = jac[:, None] * inverse_observed * jac[None, :]
-    return Sandwich(bread, scores, float(np.sum(w)), frequency_weights=w)
+    leverage = None
+    if curvature is not None:
+        p = X.shape[1]
+
+        def leverage() -> np.ndarray:
+            return single_index_leverage(X, w * curvature(), bread[:p, :p])
+
+    return Sandwich(bread, scores, float(np.sum(w)), frequency_weights=w, leverage=leverage)
 
 
 def null_loglike(

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import DataError, EstimationError, SettingsError
+from .errors import DataError, EstimationError, SettingsError, user_stacklevel
 
 
 class NotNestedWarning(UserWarning):
@@ -418,21 +418,21 @@ def _warn_if_not_nested(restricted: Any, full: Any) -> None:
             f"the restricted model's parameters {extra} are not parameters of the full model: "
             "the likelihood-ratio test is valid only if the models are nested",
             NotNestedWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     responses = {_response(restricted), _response(full)} - {None}
     if len(responses) > 1:
         warnings.warn(
             f"the models explain different responses {sorted(responses)}: they are not nested",
             NotNestedWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if restricted.llf_ > full.llf_ + 1e-10 * max(1.0, abs(full.llf_)):
         warnings.warn(
             f"the restricted model has the higher log-likelihood ({restricted.llf_:.10g} > "
             f"{full.llf_:.10g}): the models are not nested, or a fit did not reach its maximum",
             NotNestedWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from .covariance import Sandwich
-from .errors import InferenceWarning, SettingsError
+from .errors import InferenceWarning, SettingsError, user_stacklevel
 
 
 def least_squares_cov(hessian: np.ndarray, residual_variance: float, nobs: float) -> np.ndarray:
@@ -110,10 +110,13 @@ def _singular_below(eigenvalues: np.ndarray) -> float:
     return float(eigenvalues[-1]) * len(eigenvalues) * np.finfo(float).eps
 
 
-def warn_no_covariance(owner: str, reason: str, stacklevel: int = 3) -> None:
-    """The one warning for standard errors that cannot be computed (reported as NaN)."""
+def warn_no_covariance(owner: str, reason: str) -> None:
+    """The one warning for standard errors that cannot be computed (reported as NaN),
+    pointed at the user's call."""
     warnings.warn(
-        f"{owner}: {reason}, so the standard errors are NaN", InferenceWarning, stacklevel
+        f"{owner}: {reason}, so the standard errors are NaN",
+        InferenceWarning,
+        stacklevel=user_stacklevel(),
     )
 
 

@@ -87,7 +87,7 @@ import numpy as np
 import pandas as pd
 
 from .covariance import Sandwich
-from .errors import EstimationError, InferenceWarning
+from .errors import EstimationError, InferenceWarning, user_stacklevel
 
 if TYPE_CHECKING:
     from .base import Estimator
@@ -131,25 +131,10 @@ def dfbeta_matrix(sandwich: Sandwich) -> np.ndarray:
             f"{', ...' if alone.sum() > 5 else ''} by position): without them the parameters "
             "are not identified, so their DFBETA is NaN",
             InferenceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(alone[:, None], np.nan, change / gap[:, None])
-
-
-def single_index_leverage(X: np.ndarray, curvature: np.ndarray, bread: np.ndarray) -> np.ndarray:
-    r"""Leverages :math:`h_i = c_i\, x_i^\top A^{-1} x_i` of a single-index loss.
-
-    For :math:`\ell_i(\beta) = w_i\,\ell(x_i^\top\beta)` (GLMs, least squares)
-    the row Hessian is :math:`H_i = c_i x_i x_i^\top` with :math:`c_i = w_i
-    \ell''(\eta_i)`, so :math:`(A - H_i)^{-1} s_i = A^{-1} s_i / (1 - h_i)`.
-    ``bread`` is :math:`A^{-1}` over the columns of ``X``. For a GLM with the
-    observed Hessian this is statsmodels' ``get_hat_matrix_diag(observed=True)``.
-    Hand it to the fit's :class:`~estimators.covariance.Sandwich` as
-    ``leverage``.
-    """
-    X = np.asarray(X, dtype=float)
-    return np.asarray(curvature, dtype=float) * np.einsum("ij,jk,ik->i", X, bread, X)
 
 
 def influence_functions(estimator: Estimator) -> pd.DataFrame:
@@ -189,28 +174,10 @@ def _check_bread(sandwich: Sandwich) -> None:
         )
 
 
-def _non_smooth(estimator: Estimator) -> str | None:
-    """The non-differentiable loss an estimator minimises, or None when it is smooth."""
-    from .location import Median, Quantile
-    from .quantile import QuantileRegression
-    from .scale import MAD
-
-    losses = {
-        QuantileRegression: "the pinball (check) loss",
-        Quantile: "the pinball (check) loss",
-        Median: "the absolute deviation",
-        MAD: "absolute deviations from the median",
-    }
-    for cls, loss in losses.items():
-        if isinstance(estimator, cls):
-            return loss
-    return None
-
-
 def _fitted_sandwich(estimator: Estimator, what: str) -> tuple[Sandwich, pd.Index, pd.Index]:
     """The fit's sandwich over its free parameters, their names and the rows' index."""
     name = type(estimator).__name__
-    loss = _non_smooth(estimator)
+    loss = type(estimator)._non_smooth_loss
     if loss is not None:
         raise EstimationError(
             f"{what} need a smooth loss: {name} minimises {loss}, which is not "

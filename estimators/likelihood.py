@@ -77,7 +77,7 @@ import pandas as pd
 from .base import Estimator, cut_groups
 from .covariance import Sandwich
 from .distributions import TRANSFORMS, Family, check_support, get_family, get_transform
-from .errors import ConvergenceWarning, DataError, SettingsError
+from .errors import ConvergenceWarning, DataError, SettingsError, user_stacklevel
 from .frame import Sample, as_sample
 from .inference import invert_hessian
 from .losses import weighted_mean
@@ -323,7 +323,7 @@ class _LossEstimator(Estimator):
                 f"{type(self).__name__}({family.name!r}) did not reach a maximum: {reason}. "
                 "The estimate is flagged with converged_ = False.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
 
     # ------------------------------------------------------------ pieces

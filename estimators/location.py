@@ -18,7 +18,6 @@ The robust M-estimators :class:`~estimators.robust_location.Huber` and
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import Any
 
 import jax.numpy as jnp
@@ -26,7 +25,7 @@ import numpy as np
 
 from . import inference
 from .covariance import Sandwich
-from .errors import InferenceWarning, SettingsError
+from .errors import SettingsError
 from .frame import Sample
 from .losses import absolute_deviation, pinball, squared_deviation, weighted_mean
 from .numerics import NORMAL_MAD, center_and_scale, pad_rows
@@ -171,7 +170,7 @@ class Mean(SampleEstimator):
         )
         self._check_solution(solution)
         delta = float(solution.params["mean"])
-        variance_scaled = self._variance(sample, c, delta)
+        variance_scaled, cov_note = self._variance(sample, c, delta)
         with np.errstate(over="ignore"):  # data near 1e300: the variance itself overflows
             variance = variance_scaled * np.float64(scale) ** 2
         self._store_estimate(
@@ -186,6 +185,7 @@ class Mean(SampleEstimator):
             df_resid=sample.nobs - 1 if sample.nobs > 1 else None,
             sandwich=self._sandwich_of(sample, c, delta, scale),
             groups=groups,
+            cov_note=cov_note,
         )
         return self
 
@@ -215,21 +215,19 @@ class Mean(SampleEstimator):
         bread = np.array([[0.5 / sample.nobs]])
         return Sandwich(bread, scores, sample.nobs, sample.weights)
 
-    def _variance(self, sample: Sample, c: np.ndarray, delta: float) -> float:
-        """Variance of the estimate in the scaled coordinates (NaN for one observation)."""
+    def _variance(self, sample: Sample, c: np.ndarray, delta: float) -> tuple[float, str | None]:
+        """Variance of the estimate in the scaled coordinates, or NaN and the reason."""
         if sample.nobs <= 1:
-            warnings.warn(
-                f"{sample.name} has a single observation: the standard error of the mean "
-                "needs at least two, so it is reported as NaN",
-                InferenceWarning,
-                stacklevel=3,
+            return np.nan, (
+                f"{sample.name} has a single observation and the standard error of the mean "
+                "needs at least two"
             )
-            return np.nan
         hessian = inference.loss_hessian(
             mean_squared_deviation, {"mean": delta}, c, sample.weights, dtype=self.dtype
         )
         residual_variance = float(np.sum(sample.weights * (c - delta) ** 2) / (sample.nobs - 1))
-        return float(inference.least_squares_cov(hessian, residual_variance, sample.nobs)[0, 0])
+        variance = inference.least_squares_cov(hessian, residual_variance, sample.nobs)[0, 0]
+        return float(variance), None
 
 
 def _absolute_loss(params: dict, c: jnp.ndarray, w: jnp.ndarray) -> jnp.ndarray:
@@ -377,6 +375,8 @@ def quantile_variance(
 
 class _SampleQuantile(SampleEstimator):
     """Shared fit of :class:`Quantile` and :class:`Median` (they differ in settings only)."""
+
+    _non_smooth_loss = "the pinball (check) loss"
 
     def _level(self) -> float:
         raise NotImplementedError

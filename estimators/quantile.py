@@ -73,7 +73,7 @@ import pandas as pd
 from scipy.optimize import lsq_linear
 
 from .base import FitResult, RegressionEstimator
-from .errors import ConvergenceWarning, FitError, InferenceWarning, SettingsError
+from .errors import ConvergenceWarning, FitError, InferenceWarning, SettingsError, user_stacklevel
 from .frame import Design
 from .losses import smoothed_pinball, weighted_mean
 from .numerics import (
@@ -363,6 +363,8 @@ class QuantileRegression(RegressionEstimator):
     [81.4822, 0.5602]
     """
 
+    _non_smooth_loss = "the pinball (check) loss"
+
     def __init__(
         self,
         q: float = 0.5,
@@ -518,7 +520,7 @@ class QuantileRegression(RegressionEstimator):
                     "rows have a non-positive fitted density (the quantile fits at q +- h "
                     "cross there); they enter with density 0",
                     InferenceWarning,
-                    stacklevel=5,
+                    stacklevel=user_stacklevel(),
                 )
         else:
             cov, failed, reason = bootstrap_cov(
@@ -532,7 +534,7 @@ class QuantileRegression(RegressionEstimator):
                     f"QuantileRegression(cov_type='bootstrap'): {failed} resamples had a "
                     "singular design and were left out of the covariance",
                     InferenceWarning,
-                    stacklevel=5,
+                    stacklevel=user_stacklevel(),
                 )
         return (nan if reason is not None else cov), df_resid, reason
 
@@ -554,7 +556,7 @@ class _Refits:
                 f"a refit for the standard errors (q={level:.4g}) stopped before optimality "
                 "was proven; raise max_iter",
                 ConvergenceWarning,
-                stacklevel=6,
+                stacklevel=user_stacklevel(),
             )
         return beta * self.unit
 

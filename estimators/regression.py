@@ -42,7 +42,7 @@ import pandas as pd
 
 from .base import FitResult, RegressionEstimator
 from .covariance import Sandwich
-from .errors import DataError, InferenceWarning, SettingsError
+from .errors import DataError, InferenceWarning, SettingsError, user_stacklevel
 from .frame import Design, collinear_columns
 from .losses import squared_deviation, weighted_mean
 from .lstsq import DEFAULT_REFINEMENT_STEPS, DEFAULT_TOL, rank_limit, solve_least_squares
@@ -280,7 +280,7 @@ def _warn_no_df(name: str, n_pos: int, df_params: float) -> None:
         "no residual degrees of freedom: the residual variance and the standard errors "
         "are reported as NaN",
         InferenceWarning,
-        stacklevel=5,
+        stacklevel=user_stacklevel(),
     )
 
 

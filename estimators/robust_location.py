@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .covariance import Sandwich
-from .errors import ConvergenceWarning, DataError, SettingsError
+from .errors import ConvergenceWarning, DataError, SettingsError, user_stacklevel
 from .frame import Sample
 from .inference import invert_hessian
 from .losses import huber, loss_derivatives, tukey_biweight, weighted_mean
@@ -210,7 +210,7 @@ class _RobustLocation(SampleEstimator):
                 f"{abs(step) * unit:.3g} after max_scale_iter={self.max_scale_iter} scale "
                 "updates; converged_ is False. Raise max_scale_iter.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         scale = mad_about(data, weights, center=delta, guess=scale * NORMAL_MAD)
         if scale == 0:

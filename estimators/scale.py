@@ -268,6 +268,8 @@ class MAD(SampleEstimator):
     1.482602
     """
 
+    _non_smooth_loss = "absolute deviations from the median"
+
     _cov_types = ("nonrobust",)
 
     def __init__(

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 from scipy import optimize
 
-from .errors import ConvergenceWarning
+from .errors import ConvergenceWarning, user_stacklevel
 from .families import Family
 from .frame import Design
 
@@ -152,6 +152,6 @@ def check_separation(family: Family, design: Design, mu: np.ndarray, converged: 
         "not meaningful (converged_ = False); drop or merge the separating columns, or "
         "use a penalised fit.",
         PerfectSeparationWarning,
-        stacklevel=4,
+        stacklevel=user_stacklevel(),
     )
     return True

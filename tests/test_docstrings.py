@@ -31,6 +31,12 @@ MODULES = [
     "estimators.glm_inference",
     "estimators.separation",
     "estimators.formula",
+    "estimators.covariance",
+    "estimators.prediction",
+    "estimators.hypothesis",
+    "estimators.report",
+    "estimators.influence",
+    "estimators.quantile_inference",
 ]
 
 
