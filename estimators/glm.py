@@ -51,9 +51,10 @@ import jax
 import numpy as np
 import pandas as pd
 
-from .base import FitResult, RegressionEstimator, formula_inputs, group_labels
+from .base import FitResult, RegressionEstimator
 from .errors import DataError, SettingsError
 from .families import FAMILIES, LINKS, Family, Link, saturated_nll
+from .fit_inputs import formula_inputs, group_labels
 from .frame import INTERCEPT, Design, format_rows
 from .glm_design import offset_design, total_offset
 from .glm_inference import (

@@ -74,10 +74,11 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from .base import Estimator, cut_groups
+from .base import Estimator
 from .covariance import Sandwich
 from .distributions import TRANSFORMS, Family, check_support, get_family, get_transform
 from .errors import ConvergenceWarning, DataError, SettingsError, user_stacklevel
+from .fit_inputs import cut_groups
 from .frame import Sample, as_sample
 from .inference import invert_hessian
 from .losses import weighted_mean

@@ -41,9 +41,10 @@ import jax
 import numpy as np
 import pandas as pd
 
-from .base import Estimator, cut_groups
+from .base import Estimator
 from .covariance import Sandwich
 from .errors import DataError, FitError, SettingsError
+from .fit_inputs import cut_groups
 from .frame import MISSING_POLICIES, as_float_matrix, as_float_vector, as_weights, format_rows
 from .levenberg_marquardt import (
     EPS,

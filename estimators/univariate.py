@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import Estimator, cut_groups
+from .base import Estimator
 from .covariance import Sandwich
 from .errors import SettingsError
+from .fit_inputs import cut_groups
 from .frame import Sample, as_sample
 from .solve import DTYPES, Solution
 

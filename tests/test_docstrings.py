@@ -37,6 +37,7 @@ MODULES = [
     "estimators.report",
     "estimators.influence",
     "estimators.quantile_inference",
+    "estimators.fit_inputs",
 ]
 
 
