@@ -17,6 +17,7 @@ import pandas as pd
 from . import covariance
 from .errors import DataError, SettingsError
 from .frame import INTERCEPT, Design
+from .interop import as_pandas
 
 if TYPE_CHECKING:
     from .base import Estimator
@@ -69,6 +70,7 @@ def formula_inputs(
     spec with :meth:`FormulaInputs.record` once the fit has succeeded, so a
     failed refit leaves the earlier fit whole.
     """
+    X, y = as_pandas(X), as_pandas(y)
     if formula is None:
         if y is None:
             raise SettingsError(
@@ -96,6 +98,7 @@ def formula_inputs(
 
 def group_labels(groups: Any, X: Any) -> Any:
     """Cluster labels: column names of the DataFrame ``X`` looked up, anything else as given."""
+    X, groups = as_pandas(X), as_pandas(groups)
     if groups is None:
         return None
     names = [groups] if isinstance(groups, str) else groups

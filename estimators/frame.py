@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, SettingsError
+from .interop import as_pandas
 
 MISSING_POLICIES = ("raise", "drop")
 
@@ -43,6 +44,7 @@ def format_rows(index: pd.Index, mask: np.ndarray, limit: int = 5) -> str:
 
 def as_float_vector(data: Any, name: str) -> tuple[np.ndarray, pd.Index]:
     """Coerce to a 1-D float64 array, keeping the pandas index (or a RangeIndex)."""
+    data = as_pandas(data)
     if isinstance(data, pd.DataFrame):
         if data.shape[1] != 1:
             raise DataError(
@@ -234,6 +236,7 @@ def as_float_matrix(
     copied exactly once. Returns the matrix, the column names of ``X`` and its
     pandas index (``None`` for arrays).
     """
+    X = as_pandas(X)
     lead = int(leading_ones)
     if isinstance(X, pd.Series):
         X = X.to_frame(name=X.name if X.name is not None else "x0")
