@@ -22,7 +22,9 @@ from .base import Estimator, NotFittedError, clone
 from .covariance import COV_TYPES
 from .errors import (
     ConvergenceWarning,
+    DataConversionWarning,
     DataError,
+    DataTypeError,
     EstimationError,
     FitError,
     InferenceWarning,
@@ -42,6 +44,8 @@ from .solve import Solution, Status, minimize
 __version__ = "0.1.0"
 
 __all__ = [
+    "DataConversionWarning",
+    "DataTypeError",
     "COV_TYPES",
     "LRTest",
     "NotNestedWarning",

@@ -4,6 +4,15 @@ Constructor arguments are settings only (keyword arguments stored as given);
 ``fit`` validates, solves, sets the learned attributes ending in ``_`` and
 returns ``self``. ``get_params`` reads the ``__init__`` signature, so
 ``set_params`` and :func:`clone` (and scikit-learn's own ``clone``) work.
+
+scikit-learn compatibility lives here, not in each estimator, and never
+imports scikit-learn at import time: ``__sklearn_tags__`` imports it only when
+scikit-learn asks, and the errors raised where scikit-learn's checks expect
+its own classes (:class:`NotFittedError`, the column-vector ``y`` warning) are
+combined with them only once scikit-learn is loaded
+(:func:`~estimators.errors.sklearn_flavour`). Every regressor passes
+``sklearn.utils.estimator_checks`` except the checks listed, with their
+reasons, in ``tests/test_sklearn.py``.
 """
 
 from __future__ import annotations
@@ -20,13 +29,15 @@ from . import covariance, inference
 from .covariance import Sandwich
 from .errors import (
     ConvergenceWarning,
+    DataError,
     EstimationError,
     FitError,
     SettingsError,
+    sklearn_flavour,
     user_stacklevel,
 )
-from .fit_inputs import FormulaInputs, cut_groups, formula_inputs, group_labels
-from .frame import Design, as_design, predict_matrix
+from .fit_inputs import FormulaInputs, cut_groups, formula_inputs
+from .frame import Design, as_design, as_float_vector, as_weights, predict_matrix
 from .solve import Solution, Status
 
 
@@ -101,6 +112,31 @@ class Estimator:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (scikit-learn >= 1.6; imported only when asked)."""
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle state: the lazily formed sandwich (closures over the data) made concrete.
+
+        A fit keeps its scores and leverages as functions until a covariance or
+        :meth:`influence` asks for them; functions defined inside a fit cannot
+        be pickled, so pickling forms them (the cost of one robust covariance).
+        """
+        state = self.__dict__.copy()
+        sandwich = state.get("_sandwich")
+        if sandwich is not None:
+            state["_sandwich"] = Sandwich(
+                sandwich.bread,
+                sandwich.scores,
+                sandwich.nobs,
+                sandwich.frequency_weights,
+                sandwich.leverage,
+            )
+        return state
+
     def __repr__(self) -> str:
         defaults = {
             name: p.default
@@ -164,7 +200,7 @@ class Estimator:
     # ------------------------------------------------------------ fitted state
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
-            raise NotFittedError(
+            raise sklearn_flavour(NotFittedError, "NotFittedError")(
                 f"this {type(self).__name__} is not fitted yet: call .fit(...) first"
             )
 
@@ -379,7 +415,17 @@ class RegressionEstimator(Estimator):
     FitResult``; they may override ``_check_response(design)`` (domain checks of
     y, raising :class:`DataError`) and ``_predict_mean(matrix)`` (default: the
     linear predictor ``X @ params``).
+
+    scikit-learn: the estimators are regressors (``__sklearn_tags__``) whose
+    ``predict`` is the fitted mean response (a probability for the binomial
+    family), ``score`` is the :math:`R^2` of ``predict`` as
+    ``RegressorMixin.score``, and fits on arrays or DataFrames (not formulas)
+    set ``n_features_in_`` and, for string column names, ``feature_names_in_``.
+    Penalised estimators set ``_needs_rows_per_parameter = False``: they are
+    well posed with fewer rows than parameters.
     """
+
+    _needs_rows_per_parameter = True
 
     def fit(
         self,
@@ -401,7 +447,7 @@ class RegressionEstimator(Estimator):
         self._check_settings()
         self._check_inference_settings(groups)
         missing = getattr(self, "missing", "raise")
-        per_row = {"sample_weight": sample_weight, "groups": group_labels(groups, X)}
+        per_row = {"sample_weight": sample_weight, "groups": groups}
         inputs = formula_inputs(X, y, formula, per_row, missing=missing, owner=self)
         design = as_design(
             inputs.X,
@@ -409,6 +455,7 @@ class RegressionEstimator(Estimator):
             sample_weight=inputs.per_row["sample_weight"],
             missing=missing,
             fit_intercept=inputs.fit_intercept,
+            check_rows=self._needs_rows_per_parameter,
         )
         design = inputs.count_dropped(design)
         self._check_response(design)
@@ -439,9 +486,67 @@ class RegressionEstimator(Estimator):
             list(design.names), design.features, design.response, design.fit_intercept
         )
         self.n_dropped_ = design.n_dropped
+        self._store_feature_names(inputs, design.features)
         inputs.record(self)
         for name, value in result.attributes.items():
             setattr(self, name, value)
+
+    def _store_feature_names(self, inputs: FormulaInputs, features: list[str]) -> None:
+        """scikit-learn's ``n_features_in_`` and ``feature_names_in_``: what ``predict`` takes.
+
+        Set for fits on arrays and DataFrames; a formula fit reads its variables
+        by name from any DataFrame, so it has neither (stale ones are removed).
+        ``feature_names_in_`` only when the columns are strings, as scikit-learn.
+        """
+        for name in ("n_features_in_", "feature_names_in_"):
+            self.__dict__.pop(name, None)
+        if inputs.formula is not None:
+            return
+        self.n_features_in_ = len(features)
+        columns = getattr(inputs.X, "columns", None)
+        if columns is not None and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(features, dtype=object)
+
+    def __sklearn_tags__(self):
+        """A regressor; a positive response for the count and gamma GLM families;
+        NaN accepted in X when rows with NaN are dropped (``missing="drop"``)."""
+        from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="regressor",
+            target_tags=TargetTags(required=True, positive_only=self._positive_response()),
+            regressor_tags=RegressorTags(),
+            input_tags=InputTags(allow_nan=getattr(self, "missing", "raise") == "drop"),
+        )
+
+    def _positive_response(self) -> bool:
+        """Whether the response must be >= 0: the poisson, negative binomial and gamma GLMs."""
+        return getattr(self, "family", None) in ("poisson", "negative_binomial", "gamma")
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        r"""Coefficient of determination :math:`R^2` of :meth:`predict` on ``X`` against ``y``.
+
+        .. math::  R^2 = 1 - \frac{\sum_i w_i (y_i - \hat y_i)^2}{\sum_i w_i (y_i - \bar y_w)^2},
+                   \qquad \bar y_w = \frac{\sum_i w_i y_i}{\sum_i w_i},
+
+        scikit-learn's ``RegressorMixin.score`` (``r2_score``): 1 for a perfect
+        fit, 0 for the weighted mean, negative when worse; with a constant ``y``
+        it is 1 if every prediction is exact, else 0. Rows are matched by
+        position; a row that predicts NaN (missing values in ``X``) makes the
+        score NaN. For a formula fit pass ``y`` as the formula's response.
+        """
+        self._check_fitted()
+        predicted = self.predict(X).to_numpy()
+        actual, index = as_float_vector(y, "y")
+        if actual.size != predicted.size:
+            raise DataError(f"X has {predicted.size} rows but y has {actual.size}")
+        w = as_weights(sample_weight, actual.size, index, against="y")
+        mean = np.sum(w * actual) / np.sum(w)
+        residual = float(np.sum(w * (actual - predicted) ** 2))
+        total = float(np.sum(w * (actual - mean) ** 2))
+        if total == 0.0:
+            return 1.0 if residual == 0.0 else 0.0
+        return 1.0 - residual / total
 
     def predict(self, X: Any) -> pd.Series:
         """Predicted mean response for new ``X``, a Series aligned to its index."""
@@ -482,7 +587,7 @@ class RegressionEstimator(Estimator):
         """The design matrix of new data: the formula's spec reapplied, else the columns."""
         spec = getattr(self, "formula_spec_", None)
         if spec is None:
-            return predict_matrix(X, self.design_info_)
+            return predict_matrix(X, self.design_info_, owner=type(self).__name__)
         from .formula import apply_spec
 
         frame = apply_spec(spec, X)

@@ -50,3 +50,35 @@ class ConvergenceWarning(UserWarning):
 
 class InferenceWarning(UserWarning):
     """Standard errors could not be computed (too few rows, singular Hessian): reported as NaN."""
+
+
+class DataTypeError(DataError, TypeError):
+    """A cell holds an object that is neither a number nor a string (a dict, a list, ...).
+
+    Also a :class:`TypeError`, as numpy's ``float()`` conversion would raise, so
+    code written against scikit-learn's input validation catches it.
+    """
+
+
+class DataConversionWarning(UserWarning):
+    """The data were reshaped to fit: a column vector ``y`` of shape (n, 1) read as 1-D."""
+
+
+_FLAVOURS: dict[tuple[type, str], type] = {}
+
+
+def sklearn_flavour(cls: type, name: str) -> type:
+    """``cls``, or a subclass of it and of ``sklearn.exceptions.<name>`` (scikit-learn loaded).
+
+    Code that catches scikit-learn's exception or warning class has imported
+    scikit-learn, so raising the combined class there lets it catch ours, while
+    ``estimators`` itself never imports scikit-learn (about 1 s).
+    """
+    module = sys.modules.get("sklearn.exceptions")
+    other = getattr(module, name, None)
+    if other is None:
+        return cls
+    if (cls, name) not in _FLAVOURS:
+        namespace = {"__module__": cls.__module__, "__doc__": cls.__doc__}
+        _FLAVOURS[cls, name] = type(cls.__name__, (cls, other), namespace)
+    return _FLAVOURS[cls, name]

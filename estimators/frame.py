@@ -6,16 +6,49 @@ the offending rows, so that bad input never reaches JAX as a traceback.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, SettingsError
+from .errors import (
+    DataConversionWarning,
+    DataError,
+    DataTypeError,
+    SettingsError,
+    sklearn_flavour,
+    user_stacklevel,
+)
 from .interop import as_pandas
 
 MISSING_POLICIES = ("raise", "drop")
+
+
+def _reject_sparse(data: Any, name: str) -> None:
+    """DataError for scipy sparse matrices and arrays: the estimators fit dense designs."""
+    if type(data).__module__.startswith("scipy.sparse"):
+        raise DataError(
+            f"{name} is a sparse {type(data).__name__} of shape {data.shape}: sparse input is "
+            f"not supported; pass a dense array ({name}.toarray())"
+        )
+
+
+def _complex_error(what: str, dtype: Any) -> DataError:
+    return DataError(
+        f"{what} has complex values (dtype {dtype}): Complex data not supported; "
+        "estimators need real numbers"
+    )
+
+
+def _non_numeric_error(message: str, first: Any) -> DataError:
+    """DataError for strings (as numpy's ValueError), DataTypeError for other objects."""
+    if isinstance(first, str | bytes):
+        return DataError(message)
+    return DataTypeError(
+        f"{message} (a {type(first).__name__}: float() argument must be a string or a real number)"
+    )
 
 
 @dataclass(frozen=True)
@@ -45,6 +78,7 @@ def format_rows(index: pd.Index, mask: np.ndarray, limit: int = 5) -> str:
 def as_float_vector(data: Any, name: str) -> tuple[np.ndarray, pd.Index]:
     """Coerce to a 1-D float64 array, keeping the pandas index (or a RangeIndex)."""
     data = as_pandas(data)
+    _reject_sparse(data, name)
     if isinstance(data, pd.DataFrame):
         if data.shape[1] != 1:
             raise DataError(
@@ -67,16 +101,17 @@ def as_float_vector(data: Any, name: str) -> tuple[np.ndarray, pd.Index]:
     if raw.dtype.kind in "biuf":
         return raw.astype(np.float64), index
     if raw.dtype.kind == "c":
-        raise DataError(f"{name} has complex values (dtype {raw.dtype}); estimators need reals")
+        raise _complex_error(name, raw.dtype)
     # Object or string data: find exactly which entries are not numbers.
     as_series = pd.Series(raw, index=index)
     coerced = pd.to_numeric(as_series, errors="coerce")
     bad = (coerced.isna() & as_series.notna()).to_numpy()
     if bad.any():
         first = as_series[bad].iloc[0]
-        raise DataError(
+        raise _non_numeric_error(
             f"{name} has {int(bad.sum())} non-numeric value(s) out of {len(raw)} rows "
-            f"(dtype {raw.dtype}; rows {format_rows(index, bad)}; first value {first!r})"
+            f"(dtype {raw.dtype}; rows {format_rows(index, bad)}; first value {first!r})",
+            first,
         )
     return coerced.to_numpy(dtype=np.float64), index
 
@@ -209,6 +244,8 @@ def _numeric_column(name: str, col: pd.Series) -> np.ndarray:
     kind = col.dtype.kind
     if kind in "biuf":
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "c":
+        raise _complex_error(f"column {name!r} of X", col.dtype)
     if kind != "O":
         raise DataError(
             f"column {name!r} of X has dtype {col.dtype}, not numeric; encode it "
@@ -217,11 +254,13 @@ def _numeric_column(name: str, col: pd.Series) -> np.ndarray:
     coerced = pd.to_numeric(col, errors="coerce")
     bad = (coerced.isna() & col.notna()).to_numpy()
     if bad.any():
-        raise DataError(
+        first = col[bad].iloc[0]
+        raise _non_numeric_error(
             f"column {name!r} of X is not numeric (dtype {col.dtype}): "
             f"{int(bad.sum())} of {len(col)} rows are not numbers, the first "
-            f"{col[bad].iloc[0]!r} at row {col.index[bad][0]!r}; encode categorical "
-            "columns as numbers or indicator columns"
+            f"{first!r} at row {col.index[bad][0]!r}; encode categorical "
+            "columns as numbers or indicator columns",
+            first,
         )
     return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -237,6 +276,7 @@ def as_float_matrix(
     pandas index (``None`` for arrays).
     """
     X = as_pandas(X)
+    _reject_sparse(X, "X")
     lead = int(leading_ones)
     if isinstance(X, pd.Series):
         X = X.to_frame(name=X.name if X.name is not None else "x0")
@@ -276,14 +316,18 @@ def as_design(
     sample_weight: Any = None,
     missing: str = "raise",
     fit_intercept: bool = True,
+    check_rows: bool = True,
 ) -> Design:
     """Validate a regression problem given as arrays or as a DataFrame and a Series.
 
     Names come from DataFrame columns (``x0, x1, ...`` for arrays) and the
     Series name (``y`` otherwise). Rows with a NaN in X or y raise (default) or
     are dropped (``missing="drop"``, counted in ``n_dropped``); infinite values,
-    non-numeric columns, misaligned indexes, mismatched lengths and fewer rows
-    than parameters are :class:`DataError` naming the column and the rows.
+    non-numeric columns, complex or sparse data, misaligned indexes, mismatched
+    lengths and (with ``check_rows``, for unpenalised fits) fewer rows than
+    parameters are :class:`DataError` naming the column and the rows. A 1-D
+    ``X`` is one regressor; a column-vector ``y`` of shape (n, 1) is read as
+    1-D with a :class:`DataConversionWarning`, as scikit-learn does.
     """
     if missing not in MISSING_POLICIES:
         raise SettingsError(
@@ -293,7 +337,16 @@ def as_design(
     matrix, features, x_index = as_float_matrix(X, leading_ones=fit_intercept)
     if fit_intercept and INTERCEPT in features:
         raise DataError(f"X already has a column named {INTERCEPT!r}; pass fit_intercept=False")
+    y = as_pandas(y)
     response = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
+    if not isinstance(y, pd.DataFrame) and _shape(y)[1:] == (1,):
+        # A DataFrame column is named and explicit; a bare (n, 1) array is often a slip.
+        warnings.warn(
+            f"A column-vector y was passed when a 1d array was expected: y of shape "
+            f"{_shape(y)} is read as 1-D; pass y.ravel() to silence this warning",
+            sklearn_flavour(DataConversionWarning, "DataConversionWarning"),
+            stacklevel=user_stacklevel(),
+        )
     y_values, y_index = as_float_vector(y, response)
     n = matrix.shape[0]
     if y_values.size != n:
@@ -341,23 +394,33 @@ def as_design(
     names = [INTERCEPT, *features] if fit_intercept else list(features)
     n_rows, p = matrix.shape
     if p == 0:
-        raise DataError("the model has no parameters: X has no columns and fit_intercept=False")
+        raise DataError(
+            f"the model has no parameters: X has 0 feature(s) (shape={(n_rows, 0)}) while a "
+            "minimum of 1 is required with fit_intercept=False"
+        )
     n_used = int((weights > 0).sum())
-    if n_used < p:
+    if check_rows and n_used < p:
         raise DataError(
             f"{n_used} rows with positive weight but {p} parameters ({names}): "
-            "need at least as many rows as parameters"
+            f"need at least as many rows as parameters (n_samples = {n_used})"
         )
     return Design(
         matrix, y_values, weights, names, response, index, n_dropped, features, fit_intercept, keep
     )
 
 
-def predict_matrix(X: Any, design: Design) -> tuple[np.ndarray, pd.Index]:
+def predict_matrix(
+    X: Any, design: Design, owner: str = "the model"
+) -> tuple[np.ndarray, pd.Index]:
     """The design matrix for new data, checked against the columns the model was fitted on.
 
-    Rows with missing values are kept (their predictions are NaN, R's na.exclude).
+    A DataFrame's columns are taken by name (extra columns are ignored); an
+    array must have exactly the fitted number of columns (``owner``, the
+    estimator's name, is quoted when it has not). Rows with missing values are
+    kept (their predictions are NaN, R's na.exclude).
     """
+    X = as_pandas(X)
+    one_d = not isinstance(X, pd.Series | pd.DataFrame) and len(_shape(X)) == 1
     matrix, names, index = as_float_matrix(X)
     if isinstance(X, pd.DataFrame):
         missing_cols = [f for f in design.features if f not in names]
@@ -368,9 +431,13 @@ def predict_matrix(X: Any, design: Design) -> tuple[np.ndarray, pd.Index]:
             )
         matrix = matrix[:, [names.index(f) for f in design.features]]
     elif matrix.shape[1] != len(design.features):
+        # scikit-learn's wording, which its conformance checks look for.
+        hint = (
+            "; X is 1-D: Reshape your data with X.reshape(1, -1) for a single row" if one_d else ""
+        )
         raise DataError(
-            f"X has {matrix.shape[1]} columns but the model was fitted on "
-            f"{len(design.features)} ({design.features})"
+            f"X has {matrix.shape[1]} features, but {owner} is expecting "
+            f"{len(design.features)} features as input ({design.features}){hint}"
         )
     if index is None:
         index = pd.RangeIndex(matrix.shape[0])
@@ -395,6 +462,15 @@ def collinear_columns(X: np.ndarray, names: list[str], rtol: float | None = None
     rtol = X.shape[1] * np.finfo(float).eps * max(X.shape) if rtol is None else rtol
     rank = int(np.sum(diag > rtol * diag[0])) if diag.size else 0
     return [names[j] for j in sorted(pivots[rank:])]
+
+
+def _shape(data: Any) -> tuple[int, ...]:
+    """The shape of an array or a nested list, without converting an array-like object
+    (whose ``__array_function__`` may refuse numpy's functions); () if it has none."""
+    if isinstance(data, list | tuple):
+        return np.shape(data)
+    shape = getattr(data, "shape", ())
+    return tuple(shape) if isinstance(shape, tuple) else ()
 
 
 def _counts(counts: dict[str, int]) -> str:

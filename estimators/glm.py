@@ -54,7 +54,7 @@ import pandas as pd
 from .base import FitResult, RegressionEstimator
 from .errors import DataError, SettingsError
 from .families import FAMILIES, LINKS, Family, Link, saturated_nll
-from .fit_inputs import formula_inputs, group_labels
+from .fit_inputs import OFFSET_ARGUMENTS, formula_inputs, named_column
 from .frame import INTERCEPT, Design, format_rows
 from .glm_design import offset_design, total_offset
 from .glm_inference import (
@@ -77,6 +77,7 @@ from .glm_kernels import (
     row_curvature,
     row_slopes,
 )
+from .interop import as_pandas
 from .separation import PerfectSeparationWarning, check_separation
 from .solve import Status, minimize, x64_context
 
@@ -172,7 +173,9 @@ class GLM(RegressionEstimator):
     ``pseudo_rsquared_`` (McFadden's :math:`1 - \text{llf}/\text{llnull}`),
     ``alpha_`` (negative binomial), ``mu_`` (fitted means), ``separated_``
     (True when perfect separation was detected: then a
-    :class:`PerfectSeparationWarning` and ``converged_ = False``).
+    :class:`PerfectSeparationWarning` and ``converged_ = False``),
+    ``offset_columns_`` (``{"exposure": "t"}`` when ``offset`` / ``exposure``
+    were given as column names: ``predict`` reads the same columns).
     ``history_`` holds the loss (half the mean deviance; the mean negative
     log-likelihood for the negative binomial with estimated alpha) and the
     gradient norm in the solver's column-scaled coordinates.
@@ -233,14 +236,18 @@ class GLM(RegressionEstimator):
 
     def _check_settings(self) -> None:
         family, _ = self._model()
-        if self.alpha is not None:
+        if self._alpha_setting is not None:
             if family.name != "negative_binomial":
                 raise SettingsError(
                     f"alpha is the negative binomial dispersion; the {family.name} family "
                     "has none (leave alpha=None)"
                 )
-            if not (isinstance(self.alpha, int | float) and 0 < self.alpha < np.inf):
-                raise SettingsError(f"alpha must be a positive number or None, got {self.alpha!r}")
+            if not (
+                isinstance(self._alpha_setting, int | float) and 0 < self._alpha_setting < np.inf
+            ):
+                raise SettingsError(
+                    f"alpha must be a positive number or None, got {self._alpha_setting!r}"
+                )
         if self.information not in INFORMATION:
             raise SettingsError(
                 f"unknown information={self.information!r}; valid values are {list(INFORMATION)}"
@@ -260,8 +267,14 @@ class GLM(RegressionEstimator):
         if not isinstance(self.fit_intercept, bool | np.bool_):
             raise SettingsError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
 
+    @property
+    def _alpha_setting(self) -> float | None:
+        """The ``alpha`` setting; the fixed-family subclasses have none (not an attribute,
+        so that scikit-learn's checks do not mistake it for a penalty to set)."""
+        return getattr(self, "alpha", None)
+
     def _estimates_alpha(self, family: Family) -> bool:
-        return family.name == "negative_binomial" and self.alpha is None
+        return family.name == "negative_binomial" and self._alpha_setting is None
 
     def _check_response(self, design: Design) -> None:
         family, _ = self._model()
@@ -274,10 +287,14 @@ class GLM(RegressionEstimator):
                     "successes with sample_weight = numbers of trials)"
                 ),
             )
-        elif family.name in ("poisson", "negative_binomial"):
+        elif family.name == "poisson":
+            # Non-integer y >= 0 is the Poisson pseudo-likelihood (PPML, e.g. rates
+            # or trade flows): consistent for the mean, as statsmodels and sklearn allow.
+            bad, rule = y < 0, "non-negative for the poisson family"
+        elif family.name == "negative_binomial":
             bad, rule = (
                 (y < 0) | (y != np.floor(y)),
-                (f"a non-negative integer (a count) for the {family.name} family"),
+                "a non-negative integer (a count) for the negative_binomial family",
             )
         elif family.name == "gamma":
             bad, rule = y <= 0, "positive for the gamma family"
@@ -305,11 +322,15 @@ class GLM(RegressionEstimator):
 
         ``offset`` is added to the linear predictor; ``exposure`` (log links
         only, > 0) adds ``log(exposure)``, so the mean is proportional to it.
+        Each is one value per row of ``X``, or the name of a column of the
+        DataFrame ``X`` (``exposure="t"``: without a formula that column is
+        then not a regressor; ``predict`` reads the same column from new data).
         With ``formula="y ~ x1 + C(g)"``, ``X`` is a DataFrame and ``y`` None
-        (see :func:`~estimators.base.formula_inputs`); offset and exposure stay
-        arguments, one value per row of ``X``. ``groups``: cluster labels for
-        ``cov_type="cluster"`` (one per row, two columns for two-way clustering,
-        or column names of the DataFrame ``X``).
+        (see :func:`~estimators.fit_inputs.formula_inputs`); the formula may
+        carry the offset as R does, ``"y ~ x1 + offset(np.log(t))"`` (then
+        ``offset=`` must not be given too; ``exposure=`` may). ``groups``:
+        cluster labels for ``cov_type="cluster"`` (one per row, two columns for
+        two-way clustering, or column names of the DataFrame ``X``).
         """
         self._check_settings()
         self._check_inference_settings(groups)
@@ -318,7 +339,7 @@ class GLM(RegressionEstimator):
             "sample_weight": sample_weight,
             "offset": offset,
             "exposure": exposure,
-            "groups": group_labels(groups, X),
+            "groups": groups,
         }
         inputs = formula_inputs(
             X,
@@ -346,6 +367,7 @@ class GLM(RegressionEstimator):
             self._check_solution(result.solution)  # separation has its own warning
         names = list(design.names) + (["alpha"] if self._estimates_alpha(family) else [])
         self._store_design_fit(design, result, inputs, names)
+        self.offset_columns_ = dict(inputs.offset_columns)
         if separated:
             self.converged_ = False
             if not np.all(np.isfinite(self.std_errors_)):
@@ -359,7 +381,7 @@ class GLM(RegressionEstimator):
         X, y, w = design.X, design.y, design.weights
         col_scale = column_scale(X)
         wn = w / w.sum()
-        alpha_fixed = 1.0 if self.alpha is None else float(self.alpha)
+        alpha_fixed = 1.0 if self._alpha_setting is None else float(self._alpha_setting)
         shift = float(wn @ saturated_nll(family, y, None if estimate_alpha else alpha_fixed))
         params0 = _starting_values(family, link, design, offset, col_scale, estimate_alpha)
         loss, hessian = loss_and_hessian(family.name, link.name, estimate_alpha)
@@ -501,20 +523,14 @@ class GLM(RegressionEstimator):
     def predict(self, X: Any, offset: Any = None, exposure: Any = None) -> pd.Series:
         """Predicted mean response :math:`g^{-1}(x^\\top\\hat\\beta + o)` for new ``X``.
 
-        ``offset`` / ``exposure`` for the new rows default to none (0 / 1);
-        rows with missing values predict NaN.
+        The offset :math:`o` of the new rows is what the fit had, recomputed
+        from ``X``: the formula's ``offset()`` terms, and the columns named by
+        ``offset=`` / ``exposure=`` at fit time. Otherwise ``offset`` /
+        ``exposure`` (values, or column names of ``X``) default to none (0 /
+        1). Rows with missing values predict NaN.
         """
-        self._check_fitted()
         _, link = self._model()
-        matrix, index = self._predict_matrix(X)
-        extra = total_offset(
-            offset,
-            exposure,
-            n=matrix.shape[0],
-            index=index,
-            missing="drop",
-            log_link=link.name == "log",
-        )
+        matrix, index, extra = self._predict_inputs(X, offset, exposure)
         coef = self.params_[self.design_info_.names].to_numpy()
         return pd.Series(
             mean_of(link, matrix @ coef + extra),
@@ -533,22 +549,13 @@ class GLM(RegressionEstimator):
         parameters, whatever ``cov_type``), ``mean_ci_lower`` / ``mean_ci_upper``
         (the interval for :math:`\eta` mapped through :math:`g^{-1}`, so it stays
         in the mean's range), as statsmodels' ``GLMResults.get_prediction(...)
-        .summary_frame()``; z quantiles unless ``use_t``. ``offset`` / ``exposure``
-        as in :meth:`predict`. See :func:`estimators.prediction.prediction_frame`.
+        .summary_frame()``; z quantiles unless ``use_t``. The offset as in
+        :meth:`predict`. See :func:`estimators.prediction.prediction_frame`.
         """
         from .prediction import prediction_frame
 
-        self._check_fitted()
         _, link = self._model()
-        matrix, index = self._predict_matrix(X)
-        extra = total_offset(
-            offset,
-            exposure,
-            n=matrix.shape[0],
-            index=index,
-            missing="drop",
-            log_link=link.name == "log",
-        )
+        matrix, index, extra = self._predict_inputs(X, offset, exposure)
         names = self.design_info_.names
         return prediction_frame(
             matrix,
@@ -561,9 +568,59 @@ class GLM(RegressionEstimator):
             offset=extra,
         )
 
+    def _predict_inputs(
+        self, X: Any, offset: Any, exposure: Any
+    ) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+        """The design matrix, row labels and total offset of new data ``X``."""
+        from .formula import apply_spec_with_offset
+
+        self._check_fitted()
+        _, link = self._model()
+        X = as_pandas(X)
+        spec = getattr(self, "formula_spec_", None)
+        formula_offset = None
+        if spec is None:
+            matrix, index = self._predict_matrix(X)
+        else:
+            frame, formula_offset = apply_spec_with_offset(spec, X)
+            matrix, index = frame.to_numpy(), frame.index
+        given = {"offset": offset, "exposure": exposure}
+        for argument in OFFSET_ARGUMENTS:
+            name = getattr(self, "offset_columns_", {}).get(argument)
+            if given[argument] is None and name is not None:
+                given[argument] = _refitted_column(X, name, argument)
+            elif isinstance(given[argument], str):
+                given[argument] = named_column(X, given[argument], argument)
+        if formula_offset is not None and given["offset"] is not None:
+            raise SettingsError(
+                f"the offset of formula {self.formula_!r} is recomputed from X; pass no "
+                "offset= to predict (exposure= may be given)"
+            )
+        extra = total_offset(
+            given["offset"],
+            given["exposure"],
+            n=matrix.shape[0],
+            index=index,
+            missing="drop",
+            log_link=link.name == "log",
+        )
+        if formula_offset is not None:
+            extra = extra + formula_offset
+        return matrix, index, extra
+
     def _predict_mean(self, matrix: np.ndarray) -> np.ndarray:
         _, link = self._model()
         return mean_of(link, matrix @ self.params_[self.design_info_.names].to_numpy())
+
+
+def _refitted_column(X: Any, name: str, argument: str) -> pd.Series:
+    """The column of new data that the fit took ``argument`` from (a clear error if absent)."""
+    if not isinstance(X, pd.DataFrame) or name not in X.columns:
+        raise DataError(
+            f"the model was fitted with {argument}={name!r}, a column of the data; the new "
+            f"data has no column {name!r}: include it, or pass {argument}= values"
+        )
+    return X[name]
 
 
 def _starting_values(
@@ -627,7 +684,6 @@ class _FixedFamilyGLM(GLM):
 
     family: str
     link: str
-    alpha = None
 
     def __init__(
         self,

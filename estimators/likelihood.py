@@ -66,7 +66,7 @@ import dataclasses
 import functools
 import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 import jax
@@ -79,11 +79,12 @@ from .covariance import Sandwich
 from .distributions import TRANSFORMS, Family, check_support, get_family, get_transform
 from .errors import ConvergenceWarning, DataError, SettingsError, user_stacklevel
 from .fit_inputs import cut_groups
-from .frame import Sample, as_sample
+from .frame import Sample
 from .inference import invert_hessian
 from .losses import weighted_mean
 from .numerics import center_and_scale, pad_rows
 from .solve import DTYPES, default_tol, minimize, x64_context
+from .univariate import select_column
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
@@ -247,17 +248,28 @@ class _LossEstimator(Estimator):
     _likelihood = False  # MaximumLikelihood: llf_, aic_, bic_ and data-unit scaling
     _cov_types = COV_TYPES
 
-    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> _LossEstimator:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+    def fit(
+        self,
+        x: Any,
+        sample_weight: Any = None,
+        groups: Any = None,
+        *,
+        column: Hashable | None = None,
+    ) -> _LossEstimator:
+        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
 
         ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
         value of ``x``, for ``cov_type="cluster"`` (two columns for two-way).
+        With ``column=``, ``x`` is a DataFrame and ``sample_weight`` and
+        ``groups`` may be column names of it
+        (:func:`~estimators.univariate.select_column`).
         """
         self._check_settings()
         self._check_inference_settings(groups)
         spec = self._spec()
-        sample = as_sample(x, sample_weight=sample_weight, missing=self.missing)
-        labels = None if groups is None else cut_groups(groups, sample.keep)
+        inputs = select_column(x, column, sample_weight=sample_weight, groups=groups)
+        sample = inputs.sample(self.missing)
+        labels = None if inputs.groups is None else cut_groups(inputs.groups, sample.keep)
         family = spec.family
         if family is not None:
             check_support(family, sample.values, sample.weights, sample.name, sample.index)
@@ -596,6 +608,11 @@ class MaximumLikelihood(_LossEstimator):
     closed-form or method-of-moments starts, through sufficient statistics where
     the family has them; ``params0`` and ``fixed`` values are in data units.
 
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
+
     Parameters
     ----------
     family : a family name, or a :class:`estimators.distributions.Family`.
@@ -705,6 +722,11 @@ class MEstimator(_LossEstimator):
     ``cov_type="nonrobust"`` gives :math:`A^{-1}/n`, the inverse Hessian of
     the total loss, which is a covariance only when :math:`\rho` is the
     negative log-likelihood of a correct model.
+
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
 
     Parameters
     ----------

@@ -18,6 +18,7 @@ The robust M-estimators :class:`~estimators.robust_location.Huber` and
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 from typing import Any
 
 import jax.numpy as jnp
@@ -103,6 +104,11 @@ class Mean(SampleEstimator):
     Intervals and p-values use Student's t with :math:`n-1` degrees of freedom
     (:math:`G - 1` for ``"cluster"``; ``use_t=False``: z).
 
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
+
     Parameters
     ----------
     solver : ``"lbfgs"`` (default), ``"newton"``, ``"adam"``, ``"sgd"`` or an
@@ -147,13 +153,22 @@ class Mean(SampleEstimator):
 
     _cov_types = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
-    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> Mean:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+    def fit(
+        self,
+        x: Any,
+        sample_weight: Any = None,
+        groups: Any = None,
+        *,
+        column: Hashable | None = None,
+    ) -> Mean:
+        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
 
-        ``groups``: cluster labels, one per value (or two columns for two-way
-        clustering), for ``cov_type="cluster"``.
+        ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
+        value (or two columns for two-way clustering), for ``cov_type="cluster"``.
+        With ``column=``, ``x`` is a DataFrame and ``sample_weight`` and
+        ``groups`` may be column names of it (:func:`~estimators.univariate.select_column`).
         """
-        sample = self._sample(x, sample_weight, groups)
+        sample, inputs = self._sample(x, sample_weight, groups, column)
         ref, scale = center_and_scale(sample.values)
         c = (sample.values - ref) / scale
         delta0 = 0.0 if self.start is None else (float(self.start) - ref) / scale
@@ -184,7 +199,7 @@ class Mean(SampleEstimator):
             history=scaled_history(solution.trace, scale, loss_power=2, grad_power=1),
             df_resid=sample.nobs - 1 if sample.nobs > 1 else None,
             sandwich=self._sandwich_of(sample, c, delta, scale),
-            groups=groups,
+            groups=inputs.groups,
             cov_note=cov_note,
         )
         return self
@@ -394,9 +409,22 @@ class _SampleQuantile(SampleEstimator):
         if isinstance(self.cov_options, dict):
             check_cov_options(self.cov_type, self.cov_options)
 
-    def fit(self, x: Any, sample_weight: Any = None) -> _SampleQuantile:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame."""
-        sample = self._sample(x, sample_weight)
+    def fit(
+        self,
+        x: Any,
+        sample_weight: Any = None,
+        groups: Any = None,
+        *,
+        column: Hashable | None = None,
+    ) -> _SampleQuantile:
+        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
+
+        ``sample_weight``: frequency weights, or with ``column=`` a column name
+        of the DataFrame ``x`` (:func:`~estimators.univariate.select_column`).
+        ``groups`` is accepted for the common signature; no ``cov_type`` of a
+        quantile uses cluster labels, so passing them is a SettingsError.
+        """
+        sample, _ = self._sample(x, sample_weight, groups, column)
         q = self._level()
         found = fit_quantile(
             sample.values,
@@ -470,6 +498,11 @@ class Quantile(_SampleQuantile):
     solver's own status, which is kept in ``solution_``); ``history_`` is the
     solver's trace of the loss, in data units.
 
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
+
     Parameters
     ----------
     q : quantile level in (0, 1); default 0.5.
@@ -531,6 +564,11 @@ class Median(_SampleQuantile):
     statistic for odd n, and every value between the two middle ones for even
     n; the estimate is then their midpoint, so it equals ``np.median`` (and,
     with integer weights, ``np.median`` of the repeated rows).
+
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
 
     Parameters as for :class:`Quantile`, without ``q``.
 

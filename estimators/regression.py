@@ -533,6 +533,8 @@ class Ridge(RegressionEstimator):
 
     _failure_hint = _QR_FAILURE_HINT
     _convergence_hint = _RIDGE_CONVERGENCE_HINT
+    # A positive penalty makes the problem well posed with fewer rows than parameters.
+    _needs_rows_per_parameter = False
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import jax.numpy as jnp
@@ -168,13 +168,22 @@ class _RobustLocation(SampleEstimator):
                 f"max_scale_iter must be a positive integer, got {self.max_scale_iter!r}"
             )
 
-    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> _RobustLocation:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+    def fit(
+        self,
+        x: Any,
+        sample_weight: Any = None,
+        groups: Any = None,
+        *,
+        column: Hashable | None = None,
+    ) -> _RobustLocation:
+        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
 
         ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
-        value of ``x``, for ``cov_type="cluster"``.
+        value of ``x``, for ``cov_type="cluster"``. With ``column=``, ``x`` is a
+        DataFrame and ``sample_weight`` and ``groups`` may be column names of it
+        (:func:`~estimators.univariate.select_column`).
         """
-        sample = self._sample(x, sample_weight, groups)
+        sample, inputs = self._sample(x, sample_weight, groups, column)
         weights, n = sample.weights, sample.nobs
         ref, unit, data = self._robust_centering(sample)
         padded, padded_weights = pad_rows(data, weights)
@@ -232,7 +241,7 @@ class _RobustLocation(SampleEstimator):
             history=scaled_history(solution.trace, unit, loss_power=0, grad_power=-1),
             df_resid=None,
             sandwich=sandwich,
-            groups=groups,
+            groups=inputs.groups,
             cov_note=reason or bread_reason,
         )
         self.converged_ = bool(solution.converged and settled)
@@ -318,6 +327,11 @@ class Huber(_RobustLocation):
     the normal. The loss (:func:`estimators.losses.huber`) is
     convex in :math:`\beta` at a fixed scale, so each round has one minimiser.
 
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
+
     Parameters
     ----------
     c : the tuning constant, > 0 (in units of the scale ``s``).
@@ -383,6 +397,11 @@ class TukeyBiweight(_RobustLocation):
     RLM's own default starts from the mean, which lands on the same fixed
     point unless outliers pull the mean into another basin). ``c = 4.685``
     gives 95% efficiency at the normal.
+
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
 
     Standard errors and parameters as for :class:`Huber`.
 

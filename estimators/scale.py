@@ -9,6 +9,7 @@ deviations, :func:`~estimators.location.fit_quantile`).
 from __future__ import annotations
 
 import decimal
+from collections.abc import Hashable
 from fractions import Fraction
 from typing import Any
 
@@ -139,6 +140,11 @@ class StandardDeviation(SampleEstimator):
     whose ``sd`` (divisor :math:`n`) has the sandwich variance
     :math:`(m_4 - m_2^2)/(4 m_2 n)`.
 
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
+
     Parameters
     ----------
     ddof : degrees of freedom subtracted from :math:`n` in the divisor; >= 0 and < n.
@@ -171,20 +177,29 @@ class StandardDeviation(SampleEstimator):
     ):
         self._set_settings(locals())
 
-    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> StandardDeviation:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+    def fit(
+        self,
+        x: Any,
+        sample_weight: Any = None,
+        groups: Any = None,
+        *,
+        column: Hashable | None = None,
+    ) -> StandardDeviation:
+        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
 
+        ``sample_weight``: frequency weights, or with ``column=`` a column name
+        of the DataFrame ``x`` (:func:`~estimators.univariate.select_column`).
         ``groups`` is accepted for the common signature; with the only
         ``cov_type`` offered, ``"nonrobust"``, passing labels is a SettingsError.
         """
-        sample = self._sample(x, sample_weight, groups)
+        sample, inputs = self._sample(x, sample_weight, groups, column)
         n = sample.nobs
         if not self.ddof < n:
             raise DataError(
                 f"{sample.name} has n = {n:g} observation(s) (sum of weights): ddof={self.ddof} "
                 f"needs n > ddof, i.e. at least {int(np.floor(self.ddof)) + 1}"
             )
-        ref, unit, c = centered_sample(x, sample)
+        ref, unit, c = centered_sample(inputs.data, sample)
         padded, padded_weights = pad_rows(c, sample.weights)
         solution = minimize(
             mean_squared_deviation,
@@ -256,6 +271,11 @@ class MAD(SampleEstimator):
     derivative to build a sandwich from (its robust variance needs density
     estimates at :math:`\tilde x \pm \mathrm{MAD}`, as the median's does).
 
+    Data: ``fit(x)`` with the values (list, array, Series, one-column
+    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
+    name, ``sample_weight=`` and ``groups=`` then also column names; see
+    :mod:`estimators.univariate`.
+
     Parameters
     ----------
     cov_type : ``"nonrobust"`` only (see above).
@@ -285,13 +305,22 @@ class MAD(SampleEstimator):
     ):
         self._set_settings(locals())
 
-    def fit(self, x: Any, sample_weight: Any = None, groups: Any = None) -> MAD:
-        """Fit to a 1-D sample: a list, numpy array, pandas Series or one-column DataFrame.
+    def fit(
+        self,
+        x: Any,
+        sample_weight: Any = None,
+        groups: Any = None,
+        *,
+        column: Hashable | None = None,
+    ) -> MAD:
+        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
 
+        ``sample_weight``: frequency weights, or with ``column=`` a column name
+        of the DataFrame ``x`` (:func:`~estimators.univariate.select_column`).
         ``groups`` is accepted for the common signature; with the only
         ``cov_type`` offered, ``"nonrobust"``, passing labels is a SettingsError.
         """
-        sample = self._sample(x, sample_weight, groups)
+        sample, _ = self._sample(x, sample_weight, groups, column)
         w = sample.weights
         settings = {"solver": self.solver, "max_iter": self.max_iter, "dtype": self.dtype}
         center = fit_quantile(sample.values, w, 0.5, **settings)

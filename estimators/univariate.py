@@ -1,14 +1,45 @@
 """``SampleEstimator``: the plumbing shared by the estimators of one 1-D sample.
 
-Mean, Median, Quantile, Huber, TukeyBiweight, StandardDeviation and MAD all
-take a sample (list, array, Series or one-column DataFrame) and report one
-named parameter. This class holds what they share: storing the constructor's
-settings, checking the common ones, validating the sample, and storing a
-one-parameter result with the sample's name and dropped-row count.
+Mean, Median, Quantile, Huber, TukeyBiweight, StandardDeviation and MAD (and,
+through :func:`select_column`, MaximumLikelihood and MEstimator) take their
+data in one of two ways, the same on every one of them:
+
+- **the values themselves**: ``fit(x)`` with ``x`` a list, numpy array, pandas
+  Series or one-column DataFrame (or a polars / pyarrow equivalent); then
+  ``sample_weight=`` and ``groups=`` are values too, one per row;
+- **a DataFrame and a column name**: ``fit(df, column="income")``, keyword
+  only. ``sample_weight=`` and ``groups=`` may then name columns of the same
+  frame (``sample_weight="w"``, ``groups="firm"`` or ``groups=["firm",
+  "year"]``), or still be values. The result is exactly that of
+  ``fit(df["income"], df["w"], df["firm"])``: the parameter's variable
+  (``variable_``) is the column name, and with ``missing="drop"`` a NaN in the
+  column drops that row's weight and cluster label too (a NaN weight or a
+  missing label is an error, as it is for values).
+
+A DataFrame with several columns and no ``column=`` is a DataError that says
+to pass ``column=``; ``column=`` with anything but a DataFrame is a
+SettingsError, and so is a column name for ``sample_weight`` or ``groups``
+without ``column=``; a name that is not a column is a DataError listing close
+matches; a column that is not numeric is a DataError naming it and its dtype.
+
+>>> import pandas as pd
+>>> from estimators.location import Mean
+>>> df = pd.DataFrame({"income": [1.0, 2.0, 6.0, 3.0], "w": [1, 1, 1, 0]})
+>>> fitted = Mean().fit(df, column="income", sample_weight="w")
+>>> fitted.variable_, float(fitted.params_["mean"])
+('income', 3.0)
+
+:class:`SampleEstimator` holds what the seven estimators share: storing the
+constructor's settings, checking the common ones, selecting and validating
+the sample, and storing a one-parameter result with the sample's name and
+dropped-row count.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -16,10 +47,149 @@ import pandas as pd
 
 from .base import Estimator
 from .covariance import Sandwich
-from .errors import SettingsError
+from .errors import DataError, SettingsError
 from .fit_inputs import cut_groups
-from .frame import Sample, as_sample
+from .frame import Sample, as_sample, format_rows
+from .interop import as_pandas
 from .solve import DTYPES, Solution
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleInputs:
+    """``fit``'s data after :func:`select_column`: the sample and its per-row arguments.
+
+    ``data`` is the chosen column (a Series named after it) or the values as
+    given (pandas where they came from another frame library);
+    ``sample_weight`` and ``groups`` are values, never column names.
+    """
+
+    data: Any
+    sample_weight: Any = None
+    groups: Any = None
+
+    def sample(self, missing: str) -> Sample:
+        """The validated sample (:func:`~estimators.frame.as_sample`)."""
+        return as_sample(self.data, sample_weight=self.sample_weight, missing=missing)
+
+
+def select_column(
+    x: Any,
+    column: Hashable | None = None,
+    *,
+    sample_weight: Any = None,
+    groups: Any = None,
+) -> SampleInputs:
+    """The sample of ``fit(x, sample_weight, groups, column=...)``, one convention for all.
+
+    Without ``column``, ``x`` is the sample itself (a DataFrame must then have
+    exactly one column). With ``column``, ``x`` must be a DataFrame and the
+    sample is ``x[column]``; a string ``sample_weight`` names a column of
+    ``x``, and so do a string or a list of strings ``groups`` (two names:
+    two-way clustering). See the module docstring for the errors.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0, 2.0], "w": [1.0, 3.0]})
+    >>> inputs = select_column(df, "y", sample_weight="w")
+    >>> inputs.data.name, list(inputs.sample_weight)
+    ('y', [1.0, 3.0])
+    """
+    x, sample_weight, groups = as_pandas(x), as_pandas(sample_weight), as_pandas(groups)
+    if column is None:
+        for argument, value in (("sample_weight", sample_weight), ("groups", groups)):
+            if isinstance(value, str):
+                raise SettingsError(
+                    f"{argument}={value!r} names a column, which needs the DataFrame and "
+                    f"column=: fit(df, column=..., {argument}={value!r}); otherwise pass "
+                    "the values themselves"
+                )
+        if isinstance(x, pd.DataFrame) and x.shape[1] != 1:
+            names = [str(c) for c in x.columns]
+            example = f", e.g. fit(df, column={names[0]!r})" if names else ""
+            raise DataError(
+                f"x is a DataFrame with {x.shape[1]} columns {names[:5]}"
+                f"{', ...' if len(names) > 5 else ''}; pass column= to choose the "
+                f"sample{example}"
+            )
+        if isinstance(x, pd.DataFrame | pd.Series):
+            series = x.iloc[:, 0] if isinstance(x, pd.DataFrame) else x
+            # text entries are checked, row by row, by as_sample itself
+            name = "x" if series.name is None else repr(str(series.name))
+            check_numeric(series, name, text=False)
+        return SampleInputs(x, sample_weight, groups)
+    if not isinstance(x, pd.DataFrame):
+        raise SettingsError(
+            f"column={column!r} chooses a column of a DataFrame, but x is a "
+            f"{type(x).__name__}: pass the DataFrame, or pass the values without column="
+        )
+    data = _column(x, column, "column")
+    check_numeric(data, f"column {column!r}")
+    if isinstance(sample_weight, str):
+        sample_weight = _column(x, sample_weight, "sample_weight")
+        check_numeric(sample_weight, f"column {sample_weight.name!r} (sample_weight)")
+    if isinstance(groups, str):
+        groups = _column(x, groups, "groups")
+    elif isinstance(groups, list) and groups and all(isinstance(g, str) for g in groups):
+        groups = pd.concat([_column(x, g, "groups") for g in groups], axis=1)
+    return SampleInputs(data, sample_weight, groups)
+
+
+def _column(frame: pd.DataFrame, name: Hashable, argument: str) -> pd.Series:
+    """``frame[name]`` as a Series; a DataError naming ``argument`` and close matches if absent."""
+    if name not in frame.columns:
+        columns = [str(c) for c in frame.columns]
+        close = difflib.get_close_matches(str(name), columns, n=3)
+        hint = (
+            f"close matches: {close}"
+            if close
+            else f"its columns are {columns[:10]}{', ...' if len(columns) > 10 else ''}"
+        )
+        raise DataError(
+            f"{argument}={name!r} is not a column of the DataFrame "
+            f"({len(columns)} columns); {hint}"
+        )
+    selected = frame[name]
+    if isinstance(selected, pd.DataFrame):
+        raise DataError(
+            f"{argument}={name!r} names {selected.shape[1]} columns of the DataFrame "
+            "(duplicated name); rename them so that the name is unique"
+        )
+    return selected
+
+
+def check_numeric(series: pd.Series, what: str, *, text: bool = True) -> None:
+    """A DataError naming ``what`` and the dtype unless ``series`` holds numbers.
+
+    Numeric dtypes (numpy, nullable or pyarrow-backed; bool counts as 0/1) and
+    categoricals with numeric categories pass; text and object columns pass
+    when every entry reads as a number (``"1.5"``: the exact-decimal path of
+    :class:`~estimators.scale.StandardDeviation` uses the digits given;
+    ``text=False`` leaves that check to the caller). Dates,
+    durations, intervals and text categories are refused: their numpy form
+    (nanoseconds, codes) would be fitted silently otherwise.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        if dtype.categories.dtype.kind in "biuf":
+            return
+        raise DataError(
+            f"{what} is categorical (dtype category of {dtype.categories.dtype}), not "
+            "numeric; a sample must be numbers"
+        )
+    kind = getattr(dtype, "kind", "O")
+    if kind in "biuf":
+        return
+    if kind not in "OSU":
+        raise DataError(f"{what} has dtype {dtype}, not numeric; a sample must be numbers")
+    if not text:
+        return
+    coerced = pd.to_numeric(series, errors="coerce")
+    bad = (coerced.isna() & series.notna()).to_numpy()
+    if bad.any():
+        raise DataError(
+            f"{what} is not numeric (dtype {dtype}): {int(bad.sum())} of {len(series)} rows "
+            f"are not numbers (rows {format_rows(series.index, bad)}; first value "
+            f"{series[bad].iloc[0]!r})"
+        )
 
 
 def check_dtype(dtype: Any) -> None:
@@ -61,16 +231,19 @@ class SampleEstimator(Estimator):
         if not (isinstance(tol, int | float) and tol > 0):
             raise SettingsError(f"tol must be a positive number, got {tol!r}")
 
-    def _sample(self, x: Any, sample_weight: Any, groups: Any = None) -> Sample:
-        """Check the settings, then validate the sample (DataError naming the rows).
+    def _sample(
+        self, x: Any, sample_weight: Any, groups: Any = None, column: Hashable | None = None
+    ) -> tuple[Sample, SampleInputs]:
+        """Check the settings, select the sample (:func:`select_column`) and validate it.
 
-        ``groups`` (cluster labels, one per value of ``x``) are only checked
-        against the inference settings here; :meth:`_store_estimate` cuts them
-        to the values kept.
+        Returns the validated sample and the selected inputs, whose ``groups``
+        (cluster labels, one per row of ``x``) go to :meth:`_store_estimate`,
+        which cuts them to the rows kept.
         """
         self._check_settings()
         self._check_inference_settings(groups)
-        return as_sample(x, sample_weight=sample_weight, missing=self.missing)
+        inputs = select_column(x, column, sample_weight=sample_weight, groups=groups)
+        return inputs.sample(self.missing), inputs
 
     def _store_estimate(
         self,
@@ -91,7 +264,7 @@ class SampleEstimator(Estimator):
 
         ``variance`` defaults to ``std_error**2``; pass it where it is known
         more exactly than the square of a rounded square root. ``sandwich``,
-        ``groups`` (the labels as passed to ``fit``) and ``cov_note`` are
+        ``groups`` (one label per input row: :attr:`SampleInputs.groups`) and ``cov_note`` are
         handed to :meth:`Estimator._store_fit` for the robust covariance types.
         """
         if variance is None:

@@ -343,7 +343,20 @@ def test_bad_cluster_labels_at_fit(frame):
         model.fit(X, y, groups=frame["g"].iloc[1:].to_numpy())
     with pytest.raises(DataError, match="groups has 29 rows but the data has 30"):
         model.fit(frame, formula="y ~ x1 + x2", groups=frame["g"].iloc[1:].to_numpy())
-    with pytest.raises(DataError, match="not in the data"):
+    with pytest.raises(DataError, match="is not a column of the data"):
         model.fit(frame, formula="y ~ x1 + x2", groups="firm")
-    with pytest.raises(SettingsError, match="names columns, but X is a ndarray"):
+    with pytest.raises(SettingsError, match="names a column, but X is a ndarray"):
         model.fit(X.to_numpy(), y.to_numpy(), groups="g")
+
+
+def test_cluster_column_named_without_formula_is_not_also_a_regressor(frame):
+    """groups="g" on a DataFrame X takes the labels out of X (as offset/exposure names do)."""
+    X = frame[["x1", "x2", "g"]]
+    by_name = LinearRegression(cov_type="cluster").fit(X, frame["y"], groups="g")
+    by_labels = LinearRegression(cov_type="cluster").fit(
+        frame[["x1", "x2"]], frame["y"], groups=frame["g"]
+    )
+    assert list(by_name.params_.index) == ["Intercept", "x1", "x2"]
+    pd.testing.assert_series_equal(by_name.std_errors_, by_labels.std_errors_)
+    # predict on the full frame ignores the label column
+    pd.testing.assert_series_equal(by_name.predict(X), by_labels.predict(frame[["x1", "x2"]]))

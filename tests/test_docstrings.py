@@ -38,6 +38,7 @@ MODULES = [
     "estimators.influence",
     "estimators.quantile_inference",
     "estimators.fit_inputs",
+    "estimators.interop",
 ]
 
 

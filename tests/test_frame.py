@@ -73,8 +73,10 @@ def test_predict_matrix_selects_columns_by_name_and_checks_them():
     assert list(index) == ["a", "b"]
     with pytest.raises(DataError, match=r"missing column\(s\) \['x2'\]"):
         predict_matrix(frame()[["x1"]], design)
-    with pytest.raises(DataError, match="has 3 columns but the model was fitted on 2"):
+    with pytest.raises(DataError, match="X has 3 features, but the model is expecting 2 features"):
         predict_matrix(np.ones((2, 3)), design)
+    with pytest.raises(DataError, match="but Ridge is expecting 2 features.*Reshape your data"):
+        predict_matrix(np.ones(3), design, owner="Ridge")
 
 
 def test_collinear_columns_are_named():

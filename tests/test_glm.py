@@ -291,7 +291,7 @@ def test_poisson_zero_separation_warns():
     "family, y, pattern",
     [
         ("binomial", [0, 1, 2, -1, 1, 0], r"y must be in \[0, 1\].*2 of 6 rows"),
-        ("poisson", [0, 1, 2.5, -1, 1, 0], r"non-negative integer.*2 of 6 rows"),
+        ("poisson", [0, 1, 2.5, -1, 1, 0], r"non-negative for the poisson.*1 of 6 rows"),
         ("negative_binomial", [0, 1, 2.5, 1, 1, 0], r"non-negative integer.*1 of 6 rows"),
         ("gamma", [1.0, 0.0, 2.0, -1.0, 1.0, 3.0], r"positive for the gamma.*2 of 6 rows"),
     ],
