@@ -89,8 +89,10 @@ def formula_inputs(
     failed refit leaves the earlier fit whole.
 
     ``offset`` / ``exposure`` / ``groups`` in ``per_row`` may name columns of
-    the DataFrame ``X``; without a formula those columns are taken out of the
-    regressors (an offset or a cluster label is not also a regressor).
+    the DataFrame ``X``. Without a formula an offset's column is taken out of
+    the regressors (it is never one), while a cluster label's column stays: ``X``
+    is the regressors as given, and clustering on a regressor is legitimate;
+    pass ``X`` without the label column to leave it out.
     The formula's ``offset()`` terms become ``per_row["offset"]``: a
     :class:`SettingsError` if ``offset`` was given too (which to use would be
     a guess) or if ``owner`` takes no offset.
@@ -102,7 +104,6 @@ def formula_inputs(
         if isinstance(per_row.get(argument), str):
             named[argument] = per_row[argument]
             per_row[argument] = named_column(X, per_row[argument], argument)
-    group_columns = _label_columns(per_row.get("groups"))
     if "groups" in per_row:
         per_row["groups"] = group_labels(per_row["groups"], X)
     if formula is None:
@@ -113,9 +114,8 @@ def formula_inputs(
                 "the fit needs a response; pass y, or a DataFrame with "
                 "formula='response ~ terms'"
             )
-        not_regressors = [*named.values(), *group_columns]
-        if not_regressors:  # an offset's or a cluster label's column is not a regressor too
-            X = X.drop(columns=list(dict.fromkeys(not_regressors)))
+        if named:  # an offset's column is not a regressor as well
+            X = X.drop(columns=list(dict.fromkeys(named.values())))
         fit_intercept = getattr(owner, "fit_intercept", True)
         return FormulaInputs(X, y, fit_intercept, per_row, offset_columns=named)
     from .formula import formula_rows

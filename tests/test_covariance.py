@@ -349,14 +349,10 @@ def test_bad_cluster_labels_at_fit(frame):
         model.fit(X.to_numpy(), y.to_numpy(), groups="g")
 
 
-def test_cluster_column_named_without_formula_is_not_also_a_regressor(frame):
-    """groups="g" on a DataFrame X takes the labels out of X (as offset/exposure names do)."""
+def test_cluster_column_named_without_formula_stays_a_regressor(frame):
+    """groups="g" on a DataFrame X looks the labels up; X stays the regressors as given."""
     X = frame[["x1", "x2", "g"]]
     by_name = LinearRegression(cov_type="cluster").fit(X, frame["y"], groups="g")
-    by_labels = LinearRegression(cov_type="cluster").fit(
-        frame[["x1", "x2"]], frame["y"], groups=frame["g"]
-    )
-    assert list(by_name.params_.index) == ["Intercept", "x1", "x2"]
+    by_labels = LinearRegression(cov_type="cluster").fit(X, frame["y"], groups=frame["g"])
+    assert list(by_name.params_.index) == ["Intercept", "x1", "x2", "g"]
     pd.testing.assert_series_equal(by_name.std_errors_, by_labels.std_errors_)
-    # predict on the full frame ignores the label column
-    pd.testing.assert_series_equal(by_name.predict(X), by_labels.predict(frame[["x1", "x2"]]))

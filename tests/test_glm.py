@@ -414,7 +414,8 @@ def test_thin_classes_share_settings_but_not_family():
     ]:
         model = cls(max_iter=7)
         assert "family" not in model.get_params() and model.get_params()["max_iter"] == 7
-        assert (model.family, model.link, model.alpha) == (family, link, None)
+        assert (model.family, model.link, model._alpha_setting) == (family, link, None)
+        assert not hasattr(model, "alpha")  # not a setting: sklearn must not set it
         with pytest.raises(SettingsError, match="has no setting 'family'"):
             model.set_params(family="gamma")
 

@@ -108,17 +108,6 @@ BINOMIAL_DOMAIN = (
     "[0, 1] (0/1 outcomes or proportions), and scikit-learn has no tag for a bounded "
     "target (LogisticRegression is checked on 0/1 data in the tests below)"
 )
-POISSON_INTEGER = (
-    "the check draws a positive but non-integer y; the Poisson family of estimators.glm "
-    "requires integer counts (a change to accept y >= 0, Poisson pseudo-likelihood as "
-    "statsmodels and scikit-learn do, is reported to the owner of glm.py)"
-)
-Y_NONE_MESSAGE = (
-    "the message for a missing y comes from estimators.fit_inputs.formula_inputs, whose "
-    "owner has been asked to include scikit-learn's phrase 'requires y to be passed, but "
-    "the target y is None'"
-)
-
 LOGISTIC_Y_CHECKS = (
     "check_fit_score_takes_y",
     "check_estimators_overwrite_params",
@@ -150,32 +139,6 @@ LOGISTIC_Y_CHECKS = (
     "check_n_features_in",
     "check_fit2d_predict1d",
 )
-POISSON_Y_CHECKS = (
-    "check_n_features_in_after_fitting",
-    "check_regressor_data_not_an_array",
-    "check_regressors_no_decision_function",
-    "check_fit_idempotent",
-    "check_fit_check_is_fitted",
-    "check_n_features_in",
-)
-
-
-@functools.cache
-def _pending(change: str) -> bool:
-    """Whether a change reported to another module's owner has not landed yet."""
-    if change == "y_none_message":
-        try:
-            LinearRegression().fit(np.zeros((3, 1)), None)
-        except ValueError as err:
-            return "requires y to be passed, but the target y is None" not in str(err)
-        return True
-    if change == "poisson_real_counts":
-        try:
-            PoissonRegression().fit(np.arange(4.0), [0.5, 1.0, 2.5, 3.0])
-        except DataError:
-            return True
-        return False
-    raise ValueError(change)
 
 
 def expected_failures(estimator) -> dict[str, str]:
@@ -183,21 +146,17 @@ def expected_failures(estimator) -> dict[str, str]:
     failures = dict(COMMON)
     if not isinstance(estimator, Ridge):
         failures |= NOT_IDENTIFIED
-    if _pending("y_none_message"):
-        failures["check_requires_y_none"] = Y_NONE_MESSAGE
     if isinstance(estimator, HuberRegression | TukeyRegression):
         failures["check_sample_weights_shape"] = MAD_SCALE_ZERO
         failures["check_regressors_no_decision_function"] = MAD_SCALE_ZERO
         if isinstance(estimator, HuberRegression):
             failures["check_sample_weights_not_overwritten"] = MAD_SCALE_ZERO
-    if isinstance(estimator, GLM):
+    if "alpha" in estimator.get_params() and isinstance(estimator, GLM):
         failures["check_regressors_train"] = ALPHA_IS_DISPERSION
     if isinstance(estimator, LogisticRegression):
         failures |= dict.fromkeys(LOGISTIC_Y_CHECKS, BINOMIAL_DOMAIN)
         # Passes, but only because its y (from {0, 1, 2}) is outside the binomial domain.
         del failures["check_fit1d"]
-    if isinstance(estimator, PoissonRegression) and _pending("poisson_real_counts"):
-        failures |= dict.fromkeys(POISSON_Y_CHECKS, POISSON_INTEGER)
     return failures
 
 
