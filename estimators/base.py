@@ -564,10 +564,22 @@ class RegressionEstimator(Estimator):
         intervals for a new observation); see
         :func:`estimators.prediction.prediction_frame`.
         """
-        from .prediction import prediction_frame
-
         self._check_fitted()
         matrix, index = self._predict_matrix(X)
+        return self._prediction_table(matrix, index, alpha)
+
+    def _prediction_table(
+        self,
+        matrix: np.ndarray,
+        index: pd.Index,
+        alpha: float,
+        *,
+        inverse_link: Any = None,
+        offset: Any = None,
+    ) -> pd.DataFrame:
+        """:func:`~estimators.prediction.prediction_frame` with this fit's estimates."""
+        from .prediction import prediction_frame
+
         names = self.design_info_.names
         return prediction_frame(
             matrix,
@@ -576,6 +588,8 @@ class RegressionEstimator(Estimator):
             index=index,
             alpha=alpha,
             df=self._df_inference,
+            inverse_link=inverse_link,
+            offset=offset,
             obs_variance=self._observation_variance(),
         )
 

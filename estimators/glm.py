@@ -552,21 +552,9 @@ class GLM(RegressionEstimator):
         .summary_frame()``; z quantiles unless ``use_t``. The offset as in
         :meth:`predict`. See :func:`estimators.prediction.prediction_frame`.
         """
-        from .prediction import prediction_frame
-
         _, link = self._model()
         matrix, index, extra = self._predict_inputs(X, offset, exposure)
-        names = self.design_info_.names
-        return prediction_frame(
-            matrix,
-            self.params_[names].to_numpy(),
-            self.cov_.loc[names, names].to_numpy(),
-            index=index,
-            alpha=alpha,
-            df=self._df_inference,
-            inverse_link=link.mean,
-            offset=extra,
-        )
+        return self._prediction_table(matrix, index, alpha, inverse_link=link.mean, offset=extra)
 
     def _predict_inputs(
         self, X: Any, offset: Any, exposure: Any
