@@ -66,7 +66,7 @@ import dataclasses
 import functools
 import math
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import jax
@@ -74,7 +74,6 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from .base import Estimator
 from .covariance import Sandwich
 from .distributions import TRANSFORMS, Family, check_support, get_family, get_transform
 from .errors import ConvergenceWarning, DataError, SettingsError, user_stacklevel
@@ -83,8 +82,8 @@ from .frame import Sample
 from .inference import invert_hessian
 from .losses import weighted_mean
 from .numerics import center_and_scale, pad_rows
-from .solve import DTYPES, default_tol, minimize, x64_context
-from .univariate import select_column
+from .solve import default_tol, minimize, x64_context
+from .univariate import SampleEstimator, SampleInputs
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
@@ -242,33 +241,24 @@ class _Spec:
     family: Family | None = None
 
 
-class _LossEstimator(Estimator):
-    """Fit pipeline shared by :class:`MaximumLikelihood` and :class:`MEstimator`."""
+class _LossEstimator(SampleEstimator):
+    """Fit pipeline shared by :class:`MaximumLikelihood` and :class:`MEstimator`.
+
+    Subclasses implement ``_spec()`` (the parameters, their transforms and the
+    per-observation loss, from the settings; SettingsErrors for bad ones) and
+    extend :meth:`_check_settings`.
+    """
 
     _likelihood = False  # MaximumLikelihood: llf_, aic_, bic_ and data-unit scaling
     _cov_types = COV_TYPES
 
-    def fit(
-        self,
-        x: Any,
-        sample_weight: Any = None,
-        groups: Any = None,
-        *,
-        column: Hashable | None = None,
-    ) -> _LossEstimator:
-        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
+    def _check_fit_settings(self, groups: Any) -> None:
+        super()._check_fit_settings(groups)
+        # params0 / transforms / family are settings too: refused before any data are read
+        self._spec()
 
-        ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
-        value of ``x``, for ``cov_type="cluster"`` (two columns for two-way).
-        With ``column=``, ``x`` is a DataFrame and ``sample_weight`` and
-        ``groups`` may be column names of it
-        (:func:`~estimators.univariate.select_column`).
-        """
-        self._check_settings()
-        self._check_inference_settings(groups)
+    def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
         spec = self._spec()
-        inputs = select_column(x, column, sample_weight=sample_weight, groups=groups)
-        sample = inputs.sample(self.missing)
         labels = None if inputs.groups is None else cut_groups(inputs.groups, sample.keep)
         family = spec.family
         if family is not None:
@@ -325,7 +315,6 @@ class _LossEstimator(Estimator):
         )
         if family is not None and family.check_estimate is not None:
             self._check_estimate(family)
-        return self
 
     def _check_estimate(self, family: Family) -> None:
         """An estimate on the edge of the parameter space is not a maximum: flag it."""
@@ -517,12 +506,6 @@ class _LossEstimator(Estimator):
             self.bic_ = k * math.log(nobs) - 2.0 * self.llf_
 
     # ------------------------------------------------------------ settings
-    def _check_common_settings(self) -> None:
-        if self.dtype not in DTYPES:
-            raise SettingsError(f"unknown dtype {self.dtype!r}; valid dtypes are {list(DTYPES)}")
-        if not (isinstance(self.tol, int | float) and self.tol > 0):
-            raise SettingsError(f"tol must be a positive number, got {self.tol!r}")
-
     def _user_spec(self, per_obs: Callable) -> _Spec:
         """Names and transforms of a user's ``params0`` / ``transforms``."""
         if self.params0 is None or not isinstance(self.params0, Mapping) or not self.params0:
@@ -608,10 +591,8 @@ class MaximumLikelihood(_LossEstimator):
     closed-form or method-of-moments starts, through sufficient statistics where
     the family has them; ``params0`` and ``fixed`` values are in data units.
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`.
 
     Parameters
     ----------
@@ -681,7 +662,7 @@ class MaximumLikelihood(_LossEstimator):
         return "logpdf" if self.logpdf is not None else f"the {self.family} family"
 
     def _check_settings(self) -> None:
-        self._check_common_settings()
+        super()._check_settings()
         if (self.family is None) == (self.logpdf is None):
             raise SettingsError(
                 "give exactly one of family (e.g. MaximumLikelihood('gamma')) or "
@@ -723,10 +704,8 @@ class MEstimator(_LossEstimator):
     the total loss, which is a covariance only when :math:`\rho` is the
     negative log-likelihood of a correct model.
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`.
 
     Parameters
     ----------
@@ -775,7 +754,7 @@ class MEstimator(_LossEstimator):
         return "loss"
 
     def _check_settings(self) -> None:
-        self._check_common_settings()
+        super()._check_settings()
         if self.loss is None:
             raise SettingsError("MEstimator needs loss=, a function loss(params, x)")
         _check_function(self.loss, "loss", "loss(params, x)")

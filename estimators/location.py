@@ -18,7 +18,6 @@ The robust M-estimators :class:`~estimators.robust_location.Huber` and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
 from typing import Any
 
 import jax.numpy as jnp
@@ -43,7 +42,7 @@ from .quantile_inference import (
 )
 from .robust_location import Huber, TukeyBiweight
 from .solve import Solution, Status, minimize
-from .univariate import SampleEstimator, scaled_history
+from .univariate import SampleEstimator, SampleInputs, scaled_history
 
 __all__ = [
     "NORMAL_MAD",
@@ -104,10 +103,8 @@ class Mean(SampleEstimator):
     Intervals and p-values use Student's t with :math:`n-1` degrees of freedom
     (:math:`G - 1` for ``"cluster"``; ``use_t=False``: z).
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`.
 
     Parameters
     ----------
@@ -153,22 +150,7 @@ class Mean(SampleEstimator):
 
     _cov_types = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
-    def fit(
-        self,
-        x: Any,
-        sample_weight: Any = None,
-        groups: Any = None,
-        *,
-        column: Hashable | None = None,
-    ) -> Mean:
-        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
-
-        ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
-        value (or two columns for two-way clustering), for ``cov_type="cluster"``.
-        With ``column=``, ``x`` is a DataFrame and ``sample_weight`` and
-        ``groups`` may be column names of it (:func:`~estimators.univariate.select_column`).
-        """
-        sample, inputs = self._sample(x, sample_weight, groups, column)
+    def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
         ref, scale = center_and_scale(sample.values)
         c = (sample.values - ref) / scale
         delta0 = 0.0 if self.start is None else (float(self.start) - ref) / scale
@@ -202,7 +184,6 @@ class Mean(SampleEstimator):
             groups=inputs.groups,
             cov_note=cov_note,
         )
-        return self
 
     def _sandwich_of(self, sample: Sample, c: np.ndarray, delta: float, scale: float):
         r"""The sandwich of :math:`\sum_i w_i (x_i - m)^2` in data units.
@@ -409,22 +390,7 @@ class _SampleQuantile(SampleEstimator):
         if isinstance(self.cov_options, dict):
             check_cov_options(self.cov_type, self.cov_options)
 
-    def fit(
-        self,
-        x: Any,
-        sample_weight: Any = None,
-        groups: Any = None,
-        *,
-        column: Hashable | None = None,
-    ) -> _SampleQuantile:
-        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
-
-        ``sample_weight``: frequency weights, or with ``column=`` a column name
-        of the DataFrame ``x`` (:func:`~estimators.univariate.select_column`).
-        ``groups`` is accepted for the common signature; no ``cov_type`` of a
-        quantile uses cluster labels, so passing them is a SettingsError.
-        """
-        sample, _ = self._sample(x, sample_weight, groups, column)
+    def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
         q = self._level()
         found = fit_quantile(
             sample.values,
@@ -462,7 +428,6 @@ class _SampleQuantile(SampleEstimator):
         )
         self.converged_ = is_quantile_minimizer(sample.values, sample.weights, q, found.estimate)
         self.minimizer_set_ = (found.low, found.high)
-        return self
 
 
 class Quantile(_SampleQuantile):
@@ -498,10 +463,10 @@ class Quantile(_SampleQuantile):
     solver's own status, which is kept in ``solution_``); ``history_`` is the
     solver's trace of the loss, in data units.
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`. No ``cov_type`` of a
+    quantile uses cluster labels, so ``fit`` takes no ``groups`` (passing them
+    is a SettingsError).
 
     Parameters
     ----------
@@ -565,10 +530,9 @@ class Median(_SampleQuantile):
     n; the estimate is then their midpoint, so it equals ``np.median`` (and,
     with integer weights, ``np.median`` of the repeated rows).
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`; as for :class:`Quantile`,
+    ``fit`` takes no ``groups``.
 
     Parameters as for :class:`Quantile`, without ``q``.
 

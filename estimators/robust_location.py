@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
@@ -32,7 +32,7 @@ from .numerics import (
     weighted_median,
 )
 from .solve import Solution, minimize
-from .univariate import SampleEstimator, scaled_history
+from .univariate import SampleEstimator, SampleInputs, scaled_history
 
 
 @functools.cache
@@ -168,22 +168,7 @@ class _RobustLocation(SampleEstimator):
                 f"max_scale_iter must be a positive integer, got {self.max_scale_iter!r}"
             )
 
-    def fit(
-        self,
-        x: Any,
-        sample_weight: Any = None,
-        groups: Any = None,
-        *,
-        column: Hashable | None = None,
-    ) -> _RobustLocation:
-        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
-
-        ``sample_weight``: frequency weights. ``groups``: cluster labels, one per
-        value of ``x``, for ``cov_type="cluster"``. With ``column=``, ``x`` is a
-        DataFrame and ``sample_weight`` and ``groups`` may be column names of it
-        (:func:`~estimators.univariate.select_column`).
-        """
-        sample, inputs = self._sample(x, sample_weight, groups, column)
+    def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
         weights, n = sample.weights, sample.nobs
         ref, unit, data = self._robust_centering(sample)
         padded, padded_weights = pad_rows(data, weights)
@@ -247,7 +232,6 @@ class _RobustLocation(SampleEstimator):
         self.converged_ = bool(solution.converged and settled)
         self.scale_ = scale * unit
         self.n_scale_iter_ = rounds
-        return self
 
     def _robust_centering(self, sample: Sample) -> tuple[float, float, np.ndarray]:
         """``(ref, unit, c)``: ``c = (x - median) / unit``, ``unit`` a power of two near the MAD.
@@ -327,10 +311,8 @@ class Huber(_RobustLocation):
     the normal. The loss (:func:`estimators.losses.huber`) is
     convex in :math:`\beta` at a fixed scale, so each round has one minimiser.
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`.
 
     Parameters
     ----------
@@ -398,10 +380,8 @@ class TukeyBiweight(_RobustLocation):
     point unless outliers pull the mean into another basin). ``c = 4.685``
     gives 95% efficiency at the normal.
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`.
 
     Standard errors and parameters as for :class:`Huber`.
 

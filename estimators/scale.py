@@ -9,7 +9,6 @@ deviations, :func:`~estimators.location.fit_quantile`).
 from __future__ import annotations
 
 import decimal
-from collections.abc import Hashable
 from fractions import Fraction
 from typing import Any
 
@@ -23,7 +22,7 @@ from .location import fit_quantile, mean_squared_deviation
 from .numerics import NORMAL_MAD, center_and_scale, pad_rows, power_of_two_scale
 from .order_statistics import is_quantile_minimizer
 from .solve import Status, minimize
-from .univariate import SampleEstimator, scaled_history
+from .univariate import SampleEstimator, SampleInputs, scaled_history
 
 # ------------------------------------------------------------------ exact centring
 
@@ -140,10 +139,10 @@ class StandardDeviation(SampleEstimator):
     whose ``sd`` (divisor :math:`n`) has the sandwich variance
     :math:`(m_4 - m_2^2)/(4 m_2 n)`.
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`. With ``"nonrobust"``
+    the only ``cov_type``, ``fit`` takes no ``groups`` (passing them is a
+    SettingsError).
 
     Parameters
     ----------
@@ -177,22 +176,7 @@ class StandardDeviation(SampleEstimator):
     ):
         self._set_settings(locals())
 
-    def fit(
-        self,
-        x: Any,
-        sample_weight: Any = None,
-        groups: Any = None,
-        *,
-        column: Hashable | None = None,
-    ) -> StandardDeviation:
-        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
-
-        ``sample_weight``: frequency weights, or with ``column=`` a column name
-        of the DataFrame ``x`` (:func:`~estimators.univariate.select_column`).
-        ``groups`` is accepted for the common signature; with the only
-        ``cov_type`` offered, ``"nonrobust"``, passing labels is a SettingsError.
-        """
-        sample, inputs = self._sample(x, sample_weight, groups, column)
+    def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
         n = sample.nobs
         if not self.ddof < n:
             raise DataError(
@@ -229,7 +213,6 @@ class StandardDeviation(SampleEstimator):
             df_resid=None,
         )
         self.mean_ = ref + unit * delta
-        return self
 
     def _check_settings(self) -> None:
         super()._check_settings()
@@ -271,10 +254,10 @@ class MAD(SampleEstimator):
     derivative to build a sandwich from (its robust variance needs density
     estimates at :math:`\tilde x \pm \mathrm{MAD}`, as the median's does).
 
-    Data: ``fit(x)`` with the values (list, array, Series, one-column
-    DataFrame), or ``fit(df, column="name")`` with a DataFrame and a column
-    name, ``sample_weight=`` and ``groups=`` then also column names; see
-    :mod:`estimators.univariate`.
+    Data: ``fit(x)`` or ``fit(df, column="name")``, see
+    :meth:`~estimators.univariate.SampleEstimator.fit`. With ``"nonrobust"``
+    the only ``cov_type``, ``fit`` takes no ``groups`` (passing them is a
+    SettingsError).
 
     Parameters
     ----------
@@ -305,22 +288,7 @@ class MAD(SampleEstimator):
     ):
         self._set_settings(locals())
 
-    def fit(
-        self,
-        x: Any,
-        sample_weight: Any = None,
-        groups: Any = None,
-        *,
-        column: Hashable | None = None,
-    ) -> MAD:
-        """Fit to a 1-D sample (list, array, Series, one-column DataFrame) or ``x[column]``.
-
-        ``sample_weight``: frequency weights, or with ``column=`` a column name
-        of the DataFrame ``x`` (:func:`~estimators.univariate.select_column`).
-        ``groups`` is accepted for the common signature; with the only
-        ``cov_type`` offered, ``"nonrobust"``, passing labels is a SettingsError.
-        """
-        sample, _ = self._sample(x, sample_weight, groups, column)
+    def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
         w = sample.weights
         settings = {"solver": self.solver, "max_iter": self.max_iter, "dtype": self.dtype}
         center = fit_quantile(sample.values, w, 0.5, **settings)
@@ -347,4 +315,3 @@ class MAD(SampleEstimator):
             sample.values, w, 0.5, center.estimate
         ) and is_quantile_minimizer(deviations, w, 0.5, spread.estimate)
         self.center_ = center.estimate
-        return self

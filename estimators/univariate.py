@@ -1,8 +1,8 @@
 """``SampleEstimator``: the plumbing shared by the estimators of one 1-D sample.
 
-Mean, Median, Quantile, Huber, TukeyBiweight, StandardDeviation and MAD (and,
-through :func:`select_column`, MaximumLikelihood and MEstimator) take their
-data in one of two ways, the same on every one of them:
+Mean, Median, Quantile, Huber, TukeyBiweight, StandardDeviation, MAD,
+MaximumLikelihood and MEstimator take their data in one of two ways, the same
+on every one of them (:meth:`SampleEstimator.fit`, the one ``fit`` they share):
 
 - **the values themselves**: ``fit(x)`` with ``x`` a list, numpy array, pandas
   Series or one-column DataFrame (or a polars / pyarrow equivalent); then
@@ -29,10 +29,11 @@ matches; a column that is not numeric is a DataError naming it and its dtype.
 >>> fitted.variable_, float(fitted.params_["mean"])
 ('income', 3.0)
 
-:class:`SampleEstimator` holds what the seven estimators share: storing the
-constructor's settings, checking the common ones, selecting and validating
-the sample, and storing a one-parameter result with the sample's name and
-dropped-row count.
+:class:`SampleEstimator` holds what the nine estimators share: the one
+public ``fit`` (checking the settings, selecting and validating the sample,
+then calling the estimator's own ``_fit_sample``) and the checks of the common
+settings; and, for the seven one-parameter estimators, storing the result with
+the sample's name and dropped-row count.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -218,32 +219,74 @@ def scaled_history(
 
 
 class SampleEstimator(Estimator):
-    """Base class of the estimators of one 1-D sample; subclasses implement ``fit``.
+    """Base class of the estimators of one 1-D sample: one public :meth:`fit`, a hook each.
+
+    :meth:`fit` is a template method, as
+    :meth:`~estimators.base.RegressionEstimator.fit` is for the regressions: it
+    checks the settings (:meth:`_check_fit_settings`), selects the sample
+    (:func:`select_column`), validates it (:func:`~estimators.frame.as_sample`,
+    with the ``missing`` policy) and hands it to :meth:`_fit_sample`, which
+    each estimator implements and which sets the learned attributes.
 
     Every subclass has the settings ``dtype`` and ``missing``; ``tol``, where
     present, is checked to be a positive number. Subclasses with more settings
     extend :meth:`_check_settings`.
     """
 
+    def fit(
+        self,
+        x: Any,
+        sample_weight: Any = None,
+        groups: Any = None,
+        *,
+        column: Hashable | None = None,
+    ) -> Self:
+        r"""Fit to a 1-D sample, given as values or as a column of a DataFrame; returns ``self``.
+
+        Parameters
+        ----------
+        x : the sample: a list, numpy array, pandas Series or one-column
+            DataFrame (or a polars / pyarrow equivalent); with ``column=``, a
+            DataFrame holding it.
+        sample_weight : frequency weights, one per value (:math:`n = \sum_i w_i`;
+            an integer weight stands for that many repeated rows); with
+            ``column=``, also the name of a column of ``x``.
+        groups : cluster labels, one per value, for ``cov_type="cluster"``
+            (two columns: two-way clustering); with ``column=``, also a column
+            name of ``x`` or a list of two. Labels with any other ``cov_type``
+            are a SettingsError, so an estimator without a cluster covariance
+            takes none.
+        column : keyword only: the name of the column of the DataFrame ``x``
+            that is the sample (``variable_`` is then that name).
+
+        The rules and the errors of the two ways are those of
+        :func:`select_column` (see :mod:`estimators.univariate`).
+        """
+        self._check_fit_settings(groups)
+        inputs = select_column(x, column, sample_weight=sample_weight, groups=groups)
+        self._fit_sample(inputs.sample(self.missing), inputs)
+        return self
+
+    def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
+        """Fit to the validated ``sample`` and set the learned attributes.
+
+        ``inputs`` are the selected inputs: ``inputs.groups`` holds the cluster
+        labels (one per row of ``x``, cut to the rows kept by
+        :meth:`_store_estimate`), ``inputs.data`` the sample as given.
+        """
+        raise NotImplementedError
+
+    def _check_fit_settings(self, groups: Any) -> None:
+        """Every check of the settings, before any data are read: the estimator's, then
+        the inference settings (with ``groups``: labels need ``cov_type="cluster"``)."""
+        self._check_settings()
+        self._check_inference_settings(groups)
+
     def _check_settings(self) -> None:
         check_dtype(self.dtype)
         tol = getattr(self, "tol", 1.0)
         if not (isinstance(tol, int | float) and tol > 0):
             raise SettingsError(f"tol must be a positive number, got {tol!r}")
-
-    def _sample(
-        self, x: Any, sample_weight: Any, groups: Any = None, column: Hashable | None = None
-    ) -> tuple[Sample, SampleInputs]:
-        """Check the settings, select the sample (:func:`select_column`) and validate it.
-
-        Returns the validated sample and the selected inputs, whose ``groups``
-        (cluster labels, one per row of ``x``) go to :meth:`_store_estimate`,
-        which cuts them to the rows kept.
-        """
-        self._check_settings()
-        self._check_inference_settings(groups)
-        inputs = select_column(x, column, sample_weight=sample_weight, groups=groups)
-        return inputs.sample(self.missing), inputs
 
     def _store_estimate(
         self,
