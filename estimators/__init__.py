@@ -7,6 +7,7 @@ np.float64(3.0)
 
 from . import (
     autodiff,
+    compile_cache,
     covariance,
     datasets,
     distributions,
@@ -17,8 +18,17 @@ from . import (
     prediction,
     quantile_inference,
     report,
+    sharding,
 )
 from .base import Estimator, NotFittedError, clone
+from .batch import fit_groups
+from .bootstrap import BootstrapResult, bootstrap
+from .compile_cache import (
+    count_compilations,
+    disable_compilation_cache,
+    enable_compilation_cache,
+)
+from .compile_cache import enable_from_environment as _enable_compilation_cache
 from .covariance import COV_TYPES
 from .errors import (
     ConvergenceWarning,
@@ -40,10 +50,24 @@ from .regression import LinearRegression, Ridge
 from .robust import HuberRegression, TukeyRegression
 from .scale import MAD, StandardDeviation
 from .solve import Solution, Status, minimize
+from .stream import fit_stream
+
+# JAX's persistent compilation cache (opt out: ESTIMATORS_COMPILATION_CACHE=0);
+# never overrides a cache directory the user set. See estimators.compile_cache.
+_enable_compilation_cache()
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BootstrapResult",
+    "bootstrap",
+    "compile_cache",
+    "count_compilations",
+    "disable_compilation_cache",
+    "enable_compilation_cache",
+    "fit_groups",
+    "fit_stream",
+    "sharding",
     "DataConversionWarning",
     "DataTypeError",
     "COV_TYPES",

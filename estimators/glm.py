@@ -78,6 +78,7 @@ from .glm_kernels import (
     row_slopes,
 )
 from .interop import as_pandas
+from .numerics import pad_rows, padded_length
 from .separation import PerfectSeparationWarning, check_separation
 from .solve import Status, minimize, x64_context
 
@@ -90,7 +91,12 @@ SEPARATED_NOTE = (
 
 
 class _NewtonFit(NamedTuple):
-    """A solved GLM: the Solution, coefficients in data units, and the device arrays."""
+    """A solved GLM: the Solution, coefficients in data units, and the device arrays.
+
+    The device arrays are padded to a size bucket (:func:`_padded_inputs`): rows
+    ``n:`` are copies of row 0 with weight 0. Per-row results computed from them
+    are cut back to the ``n`` real rows.
+    """
 
     solution: Any
     beta: np.ndarray
@@ -99,6 +105,7 @@ class _NewtonFit(NamedTuple):
     y: jax.Array
     wn: jax.Array
     eta: jax.Array
+    n: int
 
 
 class GLM(RegressionEstimator):
@@ -379,19 +386,21 @@ class GLM(RegressionEstimator):
         offset = getattr(design, "offset", None)
         offset = np.zeros(len(design.y)) if offset is None else offset
         X, y, w = design.X, design.y, design.weights
+        n = len(y)
         col_scale = column_scale(X)
         wn = w / w.sum()
         alpha_fixed = 1.0 if self._alpha_setting is None else float(self._alpha_setting)
         shift = float(wn @ saturated_nll(family, y, None if estimate_alpha else alpha_fixed))
         params0 = _starting_values(family, link, design, offset, col_scale, estimate_alpha)
         loss, hessian = loss_and_hessian(family.name, link.name, estimate_alpha)
+        X_pad, y_pad, wn_pad, offset_pad = _padded_inputs(X, y, wn, offset)
         with x64_context("float64"):
             # device_put of a C-contiguous float64 array is zero-copy on CPU, where
             # the jnp.asarray inside minimize would copy the design on every fit.
-            X_dev = jax.device_put(np.ascontiguousarray(X, dtype=np.float64))
+            X_dev = jax.device_put(np.ascontiguousarray(X_pad, dtype=np.float64))
             y_dev, wn_dev, offset_dev, *rest = (
                 jax.device_put(np.asarray(a, dtype=np.float64))
-                for a in (y, wn, offset, col_scale, np.log(alpha_fixed), shift)
+                for a in (y_pad, wn_pad, offset_pad, col_scale, np.log(alpha_fixed), shift)
             )
         solution = minimize(
             loss,
@@ -410,7 +419,7 @@ class GLM(RegressionEstimator):
         log_alpha = float(solution.params["log_alpha"]) if estimate_alpha else np.log(alpha_fixed)
         with x64_context("float64"):
             eta = linear_predictor(X_dev, beta, offset_dev)
-        return _NewtonFit(solution, beta, log_alpha, X_dev, y_dev, wn_dev, eta)
+        return _NewtonFit(solution, beta, log_alpha, X_dev, y_dev, wn_dev, eta, n)
 
     def _fit_design(self, design: Design) -> FitResult:
         family, link = self._model()
@@ -435,7 +444,8 @@ class GLM(RegressionEstimator):
             return matrix * design.nobs  # of the total, not the mean, loss
 
         observed = information(expected=False)
-        mu = mean_of(link, np.asarray(eta))
+        n = fit.n  # the real rows; the device arrays are padded
+        mu = mean_of(link, np.asarray(eta))[:n]
         separated = check_separation(family, design, mu, solution.converged)
         params = np.append(beta, alpha) if estimate_alpha else beta
         attributes = goodness_of_fit(family, link, y, w, mu, alpha, len(params))
@@ -447,9 +457,10 @@ class GLM(RegressionEstimator):
             inverse, reason = inverse_observed, reason_observed
         cov = covariance(inverse, attributes["scale_"], jac)
         slopes = row_slopes(family, link, fit.y, eta, log_alpha, estimate_alpha=estimate_alpha)
+        slopes = slopes[:n]
         curvature = None
         if not estimate_alpha:
-            curvature = lambda: row_curvature(family, link, fit.y, eta, log_alpha)  # noqa: E731
+            curvature = lambda: row_curvature(family, link, fit.y, eta, log_alpha)[:n]  # noqa: E731
         sandwich = glm_sandwich(design.X, w, slopes, inverse_observed, jac, curvature)
         if self.cov_type != "nonrobust":
             reason = reason_observed
@@ -500,24 +511,24 @@ class GLM(RegressionEstimator):
             return np.full(n, ybar), alpha
         if not estimate_alpha:
             log_alpha = 0.0 if alpha is None else float(np.log(alpha))
-            y_float = np.asarray(y, dtype=np.float64)
+            # Padded as the fit's arrays, so these kernels are the fit's, already compiled.
+            y_pad, w_pad, offset_pad = _padded_inputs(None, y, w, offset)
+            y_pad = np.asarray(y_pad, dtype=np.float64)
             b = intercept_only_eta(
-                lambda eta: row_slopes(
-                    family, link, y_float, eta, log_alpha, estimate_alpha=False
-                ),
-                lambda eta: row_curvature(family, link, y_float, eta, log_alpha),
-                w,
-                offset,
+                lambda eta: row_slopes(family, link, y_pad, eta, log_alpha, estimate_alpha=False),
+                lambda eta: row_curvature(family, link, y_pad, eta, log_alpha),
+                w_pad,
+                offset_pad,
                 start=_null_start(family, link, y, w, offset),
             )
-            return (nan, alpha) if b is None else (mean_of(link, b + offset), alpha)
+            return (nan, alpha) if b is None else (mean_of(link, b + offset_pad)[:n], alpha)
         null = dataclasses.replace(
             design, X=np.ones((n, 1)), names=[INTERCEPT], features=[], fit_intercept=True
         )
         fit = self._newton(null, family, link, estimate_alpha)
         if not fit.solution.converged:
             return nan, alpha
-        return mean_of(link, np.asarray(fit.eta)), float(np.exp(fit.log_alpha))
+        return mean_of(link, np.asarray(fit.eta))[:n], float(np.exp(fit.log_alpha))
 
     # ------------------------------------------------------------ predict
     def predict(self, X: Any, offset: Any = None, exposure: Any = None) -> pd.Series:
@@ -599,6 +610,25 @@ class GLM(RegressionEstimator):
     def _predict_mean(self, matrix: np.ndarray) -> np.ndarray:
         _, link = self._model()
         return mean_of(link, matrix @ self.params_[self.design_info_.names].to_numpy())
+
+
+def _padded_inputs(X, y, w, offset) -> tuple:
+    """``X``, ``y``, ``w``, ``offset`` padded to a size bucket, so a new n recompiles nothing.
+
+    The padding rows copy row 0 (where the loss and its derivatives are finite
+    whatever the family and link) and get weight 0, so every weighted sum, the
+    loss, gradient, Hessian and information, is that of the real rows. Above
+    :data:`~estimators.numerics.PAD_MAX_VALUES` the arrays keep their shape (the
+    copy would cost about as much as the compile). ``X`` may be None.
+    """
+    width = 1 if X is None else X.shape[1]
+    length = padded_length(len(y), width)
+    (w,) = pad_rows(w, length=length)
+    if X is None:
+        y, offset = pad_rows(y, offset, fill="first", length=length)
+    else:
+        X, y, offset = pad_rows(X, y, offset, fill="first", length=length)
+    return (y, w, offset) if X is None else (X, y, w, offset)
 
 
 def _refitted_column(X: Any, name: str, argument: str) -> pd.Series:

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .families import FAMILIES, LINKS, Family, Link
+from .numerics import pad_rows, padded_length
 from .solve import x64_context
 
 CHUNK = 2048  # rows per GEMM block in X^T W X: 2048 x 21 float64 = 344 kB, cache-sized
@@ -305,8 +306,15 @@ def mean_of(link: Link, eta: np.ndarray) -> np.ndarray:
     >>> mean_of(LINKS["log"], np.array([0.0, 1.0])).round(6).tolist()
     [1.0, 2.718282]
     """
+    eta = np.asarray(eta, dtype=np.float64)
+    if eta.ndim != 1:
+        with x64_context("float64"):
+            return np.asarray(_jitted_mean(link.name)(eta))
+    # Padded to a size bucket (zeros are cut off again): one kernel per bucket,
+    # so predicting for a new number of rows compiles nothing.
+    (padded,) = pad_rows(eta, fill="first", length=padded_length(eta.size))
     with x64_context("float64"):
-        return np.asarray(_jitted_mean(link.name)(np.asarray(eta, dtype=np.float64)))
+        return np.asarray(_jitted_mean(link.name)(padded))[: eta.size]
 
 
 @jax.jit

@@ -46,6 +46,7 @@ from .errors import DataError, InferenceWarning, SettingsError, user_stacklevel
 from .frame import Design, collinear_columns
 from .losses import squared_deviation, weighted_mean
 from .lstsq import DEFAULT_REFINEMENT_STEPS, DEFAULT_TOL, rank_limit, solve_least_squares
+from .numerics import pad_rows, padded_length
 from .solve import Solution, minimize
 
 SOLVERS = ("qr", "newton", "lbfgs")
@@ -173,12 +174,16 @@ def _iterative_least_squares(design: Design, solver: str, tol: float, max_iter) 
     # its compiled kernels are the ones solver="qr" uses, so nothing new compiles.
     direct = _solve_least_squares(design)
     d, sy = direct.scales, direct.y_scale
+    # Zero rows of weight 0 up to a size bucket: they add 0 to every sum, and one
+    # compiled loop serves every n in the bucket.
+    length = padded_length(len(y), X.shape[1])
+    A, c, w_pad = pad_rows(X / d, y / sy, w, length=length)
     solution = minimize(
         _mean_squared_residual,
         {"coef": np.zeros(X.shape[1])},
-        X / d,
-        y / sy,
-        w,
+        A,
+        c,
+        w_pad,
         solver=solver,
         tol=tol**2 / n_pos,
         max_iter=max_iter,

@@ -178,11 +178,15 @@ def m_sandwich(
     def row_losses(theta, X, y, w):
         return w * rho((y - X @ theta) / scale, c=c)
 
+    # Zero-weight padding rows (loss 0, score 0) to the fit's size bucket, so the
+    # autodiff here reuses the kernels of the last fit in that bucket.
+    n = len(y)
+    X_pad, y_pad, w_pad = pad_rows(X, y, weights)
     sandwich, reason = m_estimation_sandwich(
-        row_losses, beta, X, y, weights, nobs=float(np.sum(weights)), frequency_weights=weights
+        row_losses, beta, X_pad, y_pad, w_pad, nobs=float(np.sum(weights))
     )
     bread = sandwich.bread * np.outer(unit, unit)
-    return Sandwich(bread, sandwich.scores / unit, sandwich.nobs, weights), reason
+    return Sandwich(bread, sandwich.scores[:n] / unit, sandwich.nobs, weights), reason
 
 
 # --------------------------------------------------------------------------- estimators

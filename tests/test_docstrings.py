@@ -39,6 +39,11 @@ MODULES = [
     "estimators.quantile_inference",
     "estimators.fit_inputs",
     "estimators.interop",
+    "estimators.batch",
+    "estimators.bootstrap",
+    "estimators.compile_cache",
+    "estimators.sharding",
+    "estimators.stream",
 ]
 
 
