@@ -68,7 +68,8 @@ def main() -> None:
             f"{streamed.n_iter_} iterations, converged={streamed.converged_}"
         )
         print(
-            f"peak RSS: {rss_stream:.0f} MB after the streaming fit ({rss_before:.0f} MB before)"
+            f"peak RSS: {rss_stream:.0f} MB after the streaming fit ({rss_before:.0f} MB before); "
+            f"Arrow pool peak {pa.default_memory_pool().max_memory() / 2**20:.0f} MB"
         )
         if rows > 5_000_000:
             return

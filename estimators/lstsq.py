@@ -62,6 +62,13 @@ estimated error :math:`e` exceeds ``tol`` (default :math:`10^{-10}`), or when
 :func:`~estimators.frame.collinear_columns`). Otherwise the fast path's answer
 stands. ``tol=0`` always takes the accurate path.
 
+**Compile reuse.** Both paths pad the rows with zeros of weight 0 up to
+:func:`~estimators.numerics.padded_length` (the size bucket; designs above
+:data:`~estimators.numerics.PAD_MAX_VALUES` keep their shape): a zero row adds
+exact zeros to every sum, so one compiled kernel serves every n in a bucket
+and the results agree with the unpadded solve to rounding (1e-14). The rank
+limit and the choice of path use the real n.
+
 Everything here is numerics on arrays: no names, no pandas, no validation
 (:mod:`estimators.regression` does those). The jitted kernels expect float64,
 and :func:`solve_least_squares` enters :func:`~estimators.solve.x64_context`.
@@ -78,6 +85,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
+from .frame import aligned_empty
+from .numerics import pad_rows, padded_length
 from .solve import Status, x64_context
 
 DEFAULT_TOL = 1e-10  # relative error accepted from the fast path
@@ -85,7 +94,7 @@ DEFAULT_REFINEMENT_STEPS = 10
 SMALL_DESIGN = 2**16  # n * p at or below which the accurate path is always taken
 ROW_BLOCK = 1024  # rows per block of the fast path: 1024 x 21 float64 is 172 kB, in L2
 QR_BLOCK = 4096  # rows per block of the double-double residuals
-PADDED_ROWS = 4096  # designs up to this many rows are padded to bucketed shapes
+PADDED_COLUMNS_ROWS = 4096  # up to this many rows the QR path also pads columns to 16, 32, ...
 EPS = float(np.finfo(np.float64).eps)
 
 
@@ -508,14 +517,32 @@ def solve_least_squares(
     penalised = np.ones(p) if penalised is None else np.asarray(penalised, dtype=float)
     with x64_context("float64"):
         if tries_fast_path(n, p, tol):
+            # Zero rows of weight 0 up to the size bucket (numerics.padded_length): they
+            # add exact zeros to every sum, and one compiled kernel serves the bucket.
+            # Zero rows keep the unit-weight kernel exact, so it is chosen on the real w.
+            unit_weights = bool(np.all(w == 1.0))
+            Xp, yp, wp = _pad_aligned(X, y, w, padded_length(n, p))
             put = jax.device_put  # zero-copy for aligned arrays (PERFORMANCE.md, item 5)
             fast = normal_equations(
-                put(X), put(y), put(w), alpha, penalised, unit_weights=bool(np.all(w == 1.0))
+                put(Xp), put(yp), put(wp), alpha, penalised, unit_weights=unit_weights
             )
             fast = jax.device_get(fast)
             if fast_path_stands(fast["error"], fast["kappa"], n, p, tol):
                 return _fast_solution(fast, tol)
         return _accurate_solution(X, y, w, alpha, penalised, tol, max_iter)
+
+
+def _pad_aligned(X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: int):
+    """X, y, w with zero rows appended up to ``rows``, X copied into a 64-byte-aligned
+    buffer so that ``jax.device_put`` takes it without a second copy; as they are
+    when ``rows`` is n."""
+    n = len(y)
+    if rows == n:
+        return X, y, w
+    Xp = aligned_empty((rows, X.shape[1]))
+    Xp[:n], Xp[n:] = X, 0.0
+    yp, wp = pad_rows(y, w, length=rows)
+    return Xp, yp, wp
 
 
 def _bucket(size: int, smallest: int) -> int:
@@ -538,15 +565,17 @@ def _fast_solution(out: dict, tol: float) -> LeastSquaresSolution:
 
 def _accurate_solution(X, y, w, alpha, penalised, tol, max_iter) -> LeastSquaresSolution:
     n, p = X.shape
-    if n <= PADDED_ROWS:
-        # Small designs are padded to power-of-two shapes (zero-weight rows, and
-        # padding columns, see qr_refined): a few compiled kernels serve them all.
-        rows, cols = _bucket(n, 128), _bucket(p, 16)
+    # Zero-weight rows up to the size bucket (numerics.padded_length; designs above
+    # PAD_MAX_VALUES keep their shape), and on small designs padding columns to 16,
+    # 32, ... (see qr_refined): one compiled kernel serves every n in a bucket.
+    cols = _bucket(p, 16) if n <= PADDED_COLUMNS_ROWS else p
+    rows = padded_length(n, cols)
+    if (rows, cols) != (n, p):
         Xp, yp, wp = np.zeros((rows, cols)), np.zeros(rows), np.zeros(rows)
         Xp[:n, :p], yp[:n], wp[:n] = X, y, w
         penalised = np.pad(penalised, (0, cols - p))
     else:
-        Xp, yp, wp, cols = X, y, w, p
+        Xp, yp, wp = X, y, w
     active = np.zeros(cols)
     active[:p] = 1.0
     out = jax.device_get(

@@ -19,18 +19,24 @@ import sys
 import textwrap
 import warnings
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
 
 import estimators.glm
+import estimators.lstsq
+import estimators.numerics
 import estimators.regression
 import estimators.robust
 from estimators.compile_cache import count_compilations, default_cache_directory
 from estimators.glm import GLM, LogisticRegression, PoissonRegression
+from estimators.inference import invert_hessian, m_estimation_sandwich
+from estimators.losses import huber, tukey_biweight
 from estimators.numerics import bucket_size, pad_rows, padded_length
-from estimators.regression import LinearRegression
+from estimators.regression import LinearRegression, Ridge
 from estimators.robust import HuberRegression, TukeyRegression
+from estimators.solve import x64_context
 
 SAME_BUCKET = (600, 900)  # one bucket of bucket_size (1024) and of lstsq's QR padding
 RTOL = 1e-14
@@ -298,3 +304,173 @@ def test_default_directory_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_cache_directory() == tmp_path / ".cache" / "estimators" / "jax"
+
+
+# --------------------------------------------------------------------------- direct least squares
+
+# n = 5000 and 5100 share the bucket 5120 (numerics.bucket_size); p = 3 + intercept,
+# so n p <= lstsq.SMALL_DESIGN: the accurate (QR) path. 20000 and 20400 share 20480,
+# n p > SMALL_DESIGN: the fast path (normal equations).
+LSTSQ_BUCKETS = {"qr_path": (5000, 5100), "normal_equations": (20_000, 20_400)}
+LSTSQ_CASES = [
+    ("ols", LinearRegression, {}),
+    ("ridge", lambda: Ridge(alpha=2.0), {}),
+    ("wls", LinearRegression, {"sample_weight": "weights"}),
+]
+
+
+def _lstsq_fit(factory, extra, n, seed=0):
+    X, y = _data(n, seed)
+    if extra:
+        X = X.assign(weights=np.random.default_rng(seed + 7).uniform(0.5, 2.0, size=n))
+        extra = {"sample_weight": X.pop("weights").to_numpy()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return factory().fit(X, y["linear"], **extra), X
+
+
+@pytest.mark.parametrize("path", sorted(LSTSQ_BUCKETS))
+@pytest.mark.parametrize("case", LSTSQ_CASES, ids=[c[0] for c in LSTSQ_CASES])
+def test_direct_least_squares_new_n_inside_a_bucket_compiles_nothing(case, path):
+    _, factory, extra = case
+    small, large = LSTSQ_BUCKETS[path]
+    assert bucket_size(small) == bucket_size(large)
+    first, _ = _lstsq_fit(factory, extra, small)
+    first.summary()
+    with count_compilations() as counter:
+        second, X = _lstsq_fit(factory, extra, large, seed=1)
+        second.summary()
+        second.predict(X)
+    assert counter.count == 0
+    assert second.solution_.detail.startswith("converged")
+    expected = "Householder QR" if path == "qr_path" else "normal equations"
+    assert expected in second.solution_.detail  # the path this case means to test
+    assert second.nobs_ == large and not np.allclose(first.params_, second.params_)
+
+
+def _unpadded_lstsq(patch):
+    """lstsq without its padding: no zero rows, no padding columns (the reference)."""
+    patch.setattr(estimators.lstsq, "padded_length", lambda n, width=1: n)
+    patch.setattr(estimators.lstsq, "PADDED_COLUMNS_ROWS", 0)
+
+
+@pytest.mark.parametrize("n", [700, 5000, 20_000])
+@pytest.mark.parametrize("case", LSTSQ_CASES, ids=[c[0] for c in LSTSQ_CASES])
+def test_direct_least_squares_padding_changes_nothing(case, n, monkeypatch):
+    _, factory, extra = case
+    padded, X = _lstsq_fit(factory, extra, n)
+    with monkeypatch.context() as patch:
+        _unpadded_lstsq(patch)
+        plain, _ = _lstsq_fit(factory, extra, n)
+    assert padded.solution_.detail.split(";")[0] == plain.solution_.detail.split(";")[0]
+    learned, reference = _learned(padded), _learned(plain)
+    assert learned.keys() == reference.keys()
+    for name in sorted(learned):
+        _assert_same(name, learned[name], reference[name])
+    _assert_same("summary", padded.summary(), plain.summary())
+    _assert_same("predict", padded.predict(X), plain.predict(X))
+
+
+def test_direct_least_squares_large_design_keeps_its_shape(monkeypatch):
+    """Above numerics.PAD_MAX_VALUES the design is solved as it is (no copy)."""
+    seen = []
+    original = estimators.lstsq.normal_equations
+
+    def spy(X, *args, **kwargs):
+        seen.append(X.shape)
+        return original(X, *args, **kwargs)
+
+    monkeypatch.setattr(estimators.lstsq, "normal_equations", spy)
+    monkeypatch.setattr(estimators.numerics, "PAD_MAX_VALUES", 80_000)  # read at each call
+    _lstsq_fit(LinearRegression, {}, 20_400)  # bucket 20480 x 4 columns > 80000 values
+    _lstsq_fit(LinearRegression, {}, 18_000)  # bucket 18432 x 4 columns <= 80000 values
+    assert seen == [(20_400, 4), (18_432, 4)]
+
+
+# --------------------------------------------------------------------------- m-estimation sandwich
+
+
+def _huber_rows(scale, c):
+    """A closure over per-fit numbers, as robust.m_sandwich builds one per fit."""
+
+    def row_losses(theta, X, y, w):
+        return w * huber((y - X @ theta) / scale, c=c)
+
+    return row_losses
+
+
+def _eager_sandwich(row_losses, theta, *data):
+    """The previous implementation: jax.jacfwd and jax.hessian run eagerly."""
+    with x64_context("float64"):
+        arrays = [jax.numpy.asarray(a) for a in data]
+        theta = jax.numpy.asarray(theta)
+        scores = jax.jacfwd(row_losses)(theta, *arrays)
+        hessian = jax.hessian(lambda t: jax.numpy.sum(row_losses(t, *arrays)))(theta)
+    return np.asarray(scores), invert_hessian(np.asarray(hessian))[0]
+
+
+def _sandwich_data(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0]) + rng.standard_t(3, size=n)
+    return X, y, rng.uniform(0.5, 2.0, size=n)
+
+
+def test_m_estimation_sandwich_compiles_once_per_shape():
+    beta = np.array([1.1, 1.9, 3.05, 4.0])
+    X, y, w = _sandwich_data(1024, 0)
+    m_estimation_sandwich(_huber_rows(0.9, 1.345), beta, X, y, w, nobs=w.sum())
+    X, y, w = _sandwich_data(1024, 1)  # new data, same shape; a new closure, new scale and c
+    with count_compilations() as counter:
+        sandwich, reason = m_estimation_sandwich(
+            _huber_rows(1.7, 1.5), beta, X, y, w, nobs=w.sum()
+        )
+    assert counter.count == 0 and reason is None
+    # and the kernel used the new scale and c, not the first closure's
+    scores, bread = _eager_sandwich(_huber_rows(1.7, 1.5), beta, X, y, w)
+    _assert_close_normwise(sandwich.scores, scores)
+    _assert_close_normwise(sandwich.bread, bread)
+
+
+def _assert_close_normwise(a, b, rtol=1e-14):
+    """max |a - b| <= rtol max |b|: a jitted sum may associate differently than eager
+    ops (measured: scores 4e-16, bread 3e-15 of their largest entries)."""
+    assert np.max(np.abs(a - b)) <= rtol * np.max(np.abs(b))
+
+
+@pytest.mark.parametrize("rho", [huber, tukey_biweight], ids=["huber", "tukey"])
+def test_m_estimation_sandwich_equals_eager_autodiff(rho):
+    beta = np.array([1.1, 1.9, 3.05, 4.0])
+    X, y, w = _sandwich_data(300, 2)
+    c = 1.345 if rho is huber else 4.685
+    sandwich, reason = m_estimation_sandwich(_huber_rows_of(rho, 1.3, c), beta, X, y, w, nobs=1.0)
+    scores, bread = _eager_sandwich(_huber_rows_of(rho, 1.3, c), beta, X, y, w)
+    assert reason is None
+    _assert_close_normwise(sandwich.scores, scores)
+    _assert_close_normwise(sandwich.bread, bread)
+
+
+def _huber_rows_of(rho, scale, c):
+    def row_losses(theta, X, y, w):
+        return w * rho((y - X @ theta) / scale, c=c)
+
+    return row_losses
+
+
+def test_m_estimation_sandwich_untraceable_losses_run_eagerly():
+    """Python control flow on a free variable cannot be traced: the eager fallback."""
+    X, y, w = _sandwich_data(50, 3)
+
+    def make(power):
+        def row_losses(theta, X, y, w):
+            r = y - X @ theta
+            return w * (r**2 if float(power) == 2.0 else jax.numpy.abs(r) ** power)
+
+        return row_losses
+
+    beta = np.array([1.0, 2.0, 3.0, 4.0])
+    for power in (2.0, 3.0):
+        sandwich, _ = m_estimation_sandwich(make(power), beta, X, y, w, nobs=w.sum())
+        scores, bread = _eager_sandwich(make(power), beta, X, y, w)
+        _assert_close_normwise(sandwich.scores, scores)
+        _assert_close_normwise(sandwich.bread, bread)

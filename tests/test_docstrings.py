@@ -44,6 +44,10 @@ MODULES = [
     "estimators.compile_cache",
     "estimators.sharding",
     "estimators.stream",
+    "estimators.stream_sources",
+    "estimators.stream_kernels",
+    "estimators.stream_passes",
+    "estimators.stream_solvers",
 ]
 
 

@@ -28,6 +28,7 @@ from estimators.errors import ConvergenceWarning, DataError, InferenceWarning, S
 from estimators.frame import aligned_empty, as_design
 from estimators.losses import squared_deviation, weighted_mean
 from estimators.lstsq import augmented_residuals, two_prod, two_sum
+from estimators.numerics import bucket_size
 from estimators.regression import LinearRegression, Ridge
 from estimators.solve import x64_context
 
@@ -334,23 +335,29 @@ def test_weighted_gram_sums_every_block_and_the_remainder(unit_weights):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_fast_path_reads_an_aligned_design_in_place(weighted, monkeypatch):
-    """as_design hands over a 64-byte-aligned X; the fast path must not copy it."""
+@pytest.mark.parametrize("n", [bucket_size(LARGE), LARGE])
+def test_fast_path_reads_an_aligned_design_in_place(n, weighted, monkeypatch):
+    """as_design hands over a 64-byte-aligned X; the fast path must not copy it when
+    n is already a size bucket, and otherwise copies it once, into an aligned buffer
+    of the bucket's length (zero-weight rows: numerics.padded_length)."""
     seen = []
     kernel = lstsq.normal_equations
 
     def spy(X, *args, **kwargs):
-        seen.append(X.unsafe_buffer_pointer())
+        seen.append((X.unsafe_buffer_pointer(), X.shape))
         return kernel(X, *args, **kwargs)
 
     monkeypatch.setattr(lstsq, "normal_equations", spy)
-    frame, y, w = large_problem(weighted=weighted)
-    X = aligned_empty((LARGE, 4))
+    frame, y, w = large_problem(n=n, weighted=weighted)
+    X = aligned_empty((n, 4))
     X[:, 0], X[:, 1:] = 1.0, frame.to_numpy()
-    w = np.ones(LARGE) if w is None else w
+    w = np.ones(n) if w is None else w
     out = lstsq.solve_least_squares(X, y.to_numpy(), w)
     assert out.path == "normal_equations"
-    assert seen == [X.ctypes.data]
+    if n == bucket_size(n):
+        assert seen == [(X.ctypes.data, (n, 4))]
+    else:
+        assert len(seen) == 1 and seen[0][0] % 64 == 0 and seen[0][1] == (bucket_size(n), 4)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
