@@ -80,6 +80,7 @@ from .glm_kernels import (
 from .interop import as_pandas
 from .numerics import pad_rows, padded_length
 from .separation import PerfectSeparationWarning, check_separation
+from .sharding import active_mesh, put_rows
 from .solve import Status, minimize, x64_context
 
 __all__ = ["GLM", "LogisticRegression", "PerfectSeparationWarning", "PoissonRegression"]
@@ -392,16 +393,23 @@ class GLM(RegressionEstimator):
         alpha_fixed = 1.0 if self._alpha_setting is None else float(self._alpha_setting)
         shift = float(wn @ saturated_nll(family, y, None if estimate_alpha else alpha_fixed))
         params0 = _starting_values(family, link, design, offset, col_scale, estimate_alpha)
-        loss, hessian = loss_and_hessian(family.name, link.name, estimate_alpha)
-        X_pad, y_pad, wn_pad, offset_pad = _padded_inputs(X, y, wn, offset)
+        # Inside `with sharded():` the row arrays are split over the devices and the
+        # kernels reduce each device's rows (estimators.sharding); else one device.
+        mesh = active_mesh()
+        loss, hessian = loss_and_hessian(family.name, link.name, estimate_alpha, mesh)
+        multiple = 1 if mesh is None else mesh.devices.size
+        X_pad, y_pad, wn_pad, offset_pad = _padded_inputs(X, y, wn, offset, multiple)
         with x64_context("float64"):
             # device_put of a C-contiguous float64 array is zero-copy on CPU, where
             # the jnp.asarray inside minimize would copy the design on every fit.
-            X_dev = jax.device_put(np.ascontiguousarray(X_pad, dtype=np.float64))
-            y_dev, wn_dev, offset_dev, *rest = (
-                jax.device_put(np.asarray(a, dtype=np.float64))
-                for a in (y_pad, wn_pad, offset_pad, col_scale, np.log(alpha_fixed), shift)
+            X_dev = put_rows(np.ascontiguousarray(X_pad, dtype=np.float64))
+            y_dev, wn_dev, offset_dev = (
+                put_rows(np.asarray(a, dtype=np.float64)) for a in (y_pad, wn_pad, offset_pad)
             )
+            rest = [
+                jax.device_put(np.asarray(a, dtype=np.float64))
+                for a in (col_scale, np.log(alpha_fixed), shift)
+            ]
         solution = minimize(
             loss,
             params0,
@@ -612,17 +620,19 @@ class GLM(RegressionEstimator):
         return mean_of(link, matrix @ self.params_[self.design_info_.names].to_numpy())
 
 
-def _padded_inputs(X, y, w, offset) -> tuple:
+def _padded_inputs(X, y, w, offset, multiple: int = 1) -> tuple:
     """``X``, ``y``, ``w``, ``offset`` padded to a size bucket, so a new n recompiles nothing.
 
     The padding rows copy row 0 (where the loss and its derivatives are finite
     whatever the family and link) and get weight 0, so every weighted sum, the
     loss, gradient, Hessian and information, is that of the real rows. Above
     :data:`~estimators.numerics.PAD_MAX_VALUES` the arrays keep their shape (the
-    copy would cost about as much as the compile). ``X`` may be None.
+    copy would cost about as much as the compile). ``X`` may be None. The
+    length is rounded up to a multiple of ``multiple`` (the device count of a
+    sharded fit; buckets are multiples of 64 already).
     """
     width = 1 if X is None else X.shape[1]
-    length = padded_length(len(y), width)
+    length = -(-padded_length(len(y), width) // multiple) * multiple
     (w,) = pad_rows(w, length=length)
     if X is None:
         y, offset = pad_rows(y, offset, fill="first", length=length)

@@ -95,8 +95,7 @@ def _row_derivatives(family_name: str, link_name: str, estimate_alpha: bool):
     return row_nll, d1, d2, hess2
 
 
-@functools.cache
-def loss_and_hessian(family_name: str, link_name: str, estimate_alpha: bool):
+def loss_and_hessian(family_name: str, link_name: str, estimate_alpha: bool, mesh=None):
     r"""Loss and its (observed) Hessian for one model, in the solver's scaled coordinates.
 
     Both take ``(params, X, y, wn, offset, col_scale, log_alpha_fixed, shift)``
@@ -109,9 +108,35 @@ def loss_and_hessian(family_name: str, link_name: str, estimate_alpha: bool):
     makes a second pass whose ``r @ X`` runs several times slower than a
     blocked one on XLA:CPU. (So the loss supports reverse mode only; the
     Hessian is the structured one below.)
-    """
-    row_nll, d1_nll, d2_nll, hess2_nll = _row_derivatives(family_name, link_name, estimate_alpha)
 
+    ``mesh``: a row mesh (:func:`estimators.sharding.row_mesh`) when ``X``,
+    ``y``, ``wn`` and ``offset`` are sharded by rows over it. The row blocks are
+    then folded on each device's own rows and the partial sums added by one
+    ``psum`` (:func:`estimators.sharding.sharded_row_chunks`), where the plain
+    blocked loop would all-gather the design onto every device. Cached per
+    (model, mesh): one compiled Newton loop per mesh.
+    """
+    return _loss_and_hessian(family_name, link_name, estimate_alpha, mesh)
+
+
+def _plain_reduce(fn, arrays, weights, *replicated):
+    """:func:`row_chunks` taking the parameters explicitly, as the sharded reduce does."""
+    return row_chunks(lambda *block: fn(*block, *replicated), arrays, weights)
+
+
+@functools.cache
+def _loss_and_hessian(family_name: str, link_name: str, estimate_alpha: bool, mesh):
+    row_nll, d1_nll, d2_nll, hess2_nll = _row_derivatives(family_name, link_name, estimate_alpha)
+    if mesh is None:
+        reduce = _plain_reduce
+    else:
+        from .sharding import sharded_row_chunks  # sharding imports this module
+
+        reduce = sharded_row_chunks(mesh)
+
+    # The block functions take (beta, log_alpha) as explicit trailing arguments: the
+    # sharded reduce runs them under shard_map, which cannot take values closed over
+    # from the enclosing jit.
     def log_alpha_of(params, log_alpha_fixed):
         return params["log_alpha"] if estimate_alpha else log_alpha_fixed
 
@@ -119,10 +144,10 @@ def loss_and_hessian(family_name: str, link_name: str, estimate_alpha: bool):
         beta = col_scale * params["coef"]
         log_alpha = log_alpha_of(params, log_alpha_fixed)
 
-        def block(x, yb, ob, wb):
+        def block(x, yb, ob, wb, beta, log_alpha):
             return wb @ row_nll(x @ beta + ob, yb, log_alpha)
 
-        return row_chunks(block, (X, y, offset), wn) - shift
+        return reduce(block, (X, y, offset), wn, beta, log_alpha) - shift
 
     def value_and_grad(params, X, y, wn, offset, col_scale, log_alpha_fixed, shift):
         # Same blocks and the same summation order as value(): the two agree to the
@@ -130,13 +155,13 @@ def loss_and_hessian(family_name: str, link_name: str, estimate_alpha: bool):
         beta = col_scale * params["coef"]
         log_alpha = log_alpha_of(params, log_alpha_fixed)
 
-        def block(x, yb, ob, wb):
+        def block(x, yb, ob, wb, beta, log_alpha):
             eta = x @ beta + ob
             d1 = d1_nll(eta, yb, log_alpha)
             d_eta, d_alpha = d1 if estimate_alpha else (d1, jnp.zeros_like(d1))
             return wb @ row_nll(eta, yb, log_alpha), (wb * d_eta) @ x, wb @ d_alpha
 
-        total, g_beta, g_alpha = row_chunks(block, (X, y, offset), wn)
+        total, g_beta, g_alpha = reduce(block, (X, y, offset), wn, beta, log_alpha)
         grads = {"coef": col_scale * g_beta}
         if estimate_alpha:
             grads["log_alpha"] = g_alpha
@@ -155,19 +180,19 @@ def loss_and_hessian(family_name: str, link_name: str, estimate_alpha: bool):
         outer = col_scale[:, None] * col_scale[None, :]
         if not estimate_alpha:
 
-            def block(x, yb, ob, wb):
+            def block(x, yb, ob, wb, beta, log_alpha):
                 eta = x @ beta + ob
                 return _gram(x, wb * d2_nll(eta, yb, log_alpha))
 
-            gram = row_chunks(block, (X, y, offset), wn)
+            gram = reduce(block, (X, y, offset), wn, beta, log_alpha)
             return outer * (gram + gram.T) / 2
 
-        def block(x, yb, ob, wb):
+        def block(x, yb, ob, wb, beta, log_alpha):
             eta = x @ beta + ob
             (h_ee, h_ea), (_, h_aa) = hess2_nll(eta, yb, log_alpha)
             return _gram(x, wb * h_ee), (wb * h_ea) @ x, wb @ h_aa
 
-        gram, cross, h_aa = row_chunks(block, (X, y, offset), wn)
+        gram, cross, h_aa = reduce(block, (X, y, offset), wn, beta, log_alpha)
         cross = col_scale * cross
         top = jnp.concatenate([outer * (gram + gram.T) / 2, cross[:, None]], axis=1)
         bottom = jnp.concatenate([cross, h_aa[None]])[None, :]

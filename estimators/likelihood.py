@@ -81,7 +81,8 @@ from .fit_inputs import cut_groups
 from .frame import Sample
 from .inference import invert_hessian
 from .losses import weighted_mean
-from .numerics import center_and_scale, pad_rows
+from .numerics import bucket_size, center_and_scale, pad_rows
+from .sharding import active_mesh, device_multiple, put_rows
 from .solve import default_tol, minimize, x64_context
 from .univariate import SampleEstimator, SampleInputs
 
@@ -209,16 +210,23 @@ def _scaling(support: str, values: np.ndarray) -> _Scaling:
     return _Scaling()
 
 
-def _padded(values: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+def _padded(values: np.ndarray, weights: np.ndarray, dtype: str) -> dict[str, Any]:
     """Pad to the bucket length of :func:`estimators.numerics.bucket_size` with
     zero-weight copies of the first value.
 
     One compiled kernel then serves every n in the bucket; the copies are in the
-    support, so their (zero-weighted) loss is finite.
+    support, so their (zero-weighted) loss is finite. Inside a
+    :func:`estimators.sharding.sharded` block the length is also a multiple of
+    the device count and the rows are split over the devices (the losses are
+    whole-array sums, which XLA partitions); outside one, numpy arrays.
     """
-    (x,) = pad_rows(values, fill=values[0])
-    (w,) = pad_rows(weights)
-    return {"x": x, "w": w}
+    length = device_multiple(bucket_size(len(values)))
+    (x,) = pad_rows(values, fill=values[0], length=length)
+    (w,) = pad_rows(weights, length=length)
+    if active_mesh() is None:
+        return {"x": x, "w": w}
+    with x64_context(dtype):
+        return {"x": put_rows(np.asarray(x, dtype)), "w": put_rows(np.asarray(w, dtype))}
 
 
 def _collapse(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +290,7 @@ class _LossEstimator(SampleEstimator):
         objective = _Objective(
             spec.names, spec.transforms, spec.per_obs, family.mean_nll if use_stats else None
         )
-        data = stats if use_stats else _padded(c, w)
+        data = stats if use_stats else _padded(c, w, self.dtype)
         self._check_start(spec, objective, {**theta0, **fixed}, c, sample)
 
         nobs = sample.nobs
@@ -306,7 +314,11 @@ class _LossEstimator(SampleEstimator):
         # cov_type needs them, and influence functions do whatever the cov_type.
         # Beside sufficient statistics (or collapsed counts) they cost one pass over
         # the rows, about as much as computing the statistics.
-        rows = data if c is observations and not use_stats else _padded(observations, weights)
+        rows = (
+            data
+            if c is observations and not use_stats
+            else _padded(observations, weights, self.dtype)
+        )
         theta_c, hessian_c, psi_c = self._derivatives(
             objective, layout, solution.params, data, rows, nobs
         )

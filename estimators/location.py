@@ -41,7 +41,8 @@ from .quantile_inference import (
     nid_cov,
 )
 from .robust_location import Huber, TukeyBiweight
-from .solve import Solution, Status, minimize
+from .sharding import active_mesh, device_multiple, put_rows
+from .solve import Solution, Status, minimize, x64_context
 from .univariate import SampleEstimator, SampleInputs, scaled_history
 
 __all__ = [
@@ -157,8 +158,7 @@ class Mean(SampleEstimator):
         solution = minimize(
             mean_squared_deviation,
             {"mean": delta0},
-            c,
-            sample.weights,
+            *_on_devices(c, sample.weights, self.dtype),
             solver=self.solver,
             tol=self.tol**2 / sample.nobs,
             max_iter=self.max_iter,
@@ -226,6 +226,22 @@ class Mean(SampleEstimator):
         return float(variance), None
 
 
+def _on_devices(c: np.ndarray, w: np.ndarray, dtype: str) -> tuple:
+    """Centred data and weights as :func:`minimize` takes them, sharded inside ``sharded()``.
+
+    Outside a :func:`estimators.sharding.sharded` block they are returned as
+    they are. Inside one they are padded to a multiple of the device count
+    (``c = 0``, a value of the centred data, with weight 0: no change to any
+    weighted sum) and split by rows over the devices; the whole-array losses
+    below are then partitioned by XLA (partial sums and one all-reduce).
+    """
+    if active_mesh() is None:
+        return c, w
+    c, w = pad_rows(c, w, fill=0.0, length=device_multiple(len(c)))
+    with x64_context(dtype):
+        return put_rows(np.asarray(c, dtype)), put_rows(np.asarray(w, dtype))
+
+
 def _absolute_loss(params: dict, c: jnp.ndarray, w: jnp.ndarray) -> jnp.ndarray:
     """Mean absolute deviation in the centred, scaled coordinates."""
     return weighted_mean(absolute_deviation(c - params["median"]), w)
@@ -286,6 +302,7 @@ def fit_quantile(
     ref, scale = center_and_scale(x)
     c, w = pad_rows((x - ref) / scale, weights)
     delta0 = 0.0 if start is None else (float(start) - ref) / scale
+    c, w = _on_devices(c, w, dtype)
     if q == 0.5:
         args: tuple = (c, w)
         fun, name = _absolute_loss, "median"
