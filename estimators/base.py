@@ -444,6 +444,28 @@ class RegressionEstimator(Estimator):
         two columns for two-way clustering); column names of the DataFrame
         ``X`` are accepted (``groups="firm"``, ``groups=["firm", "year"]``).
         """
+        design, inputs = self._validated_design(
+            X, y, sample_weight, formula=formula, groups=groups
+        )
+        result = self._fit_design(design)
+        self._check_solution(result.solution)
+        self._store_design_fit(design, result, inputs, design.names)
+        return self
+
+    def _validated_design(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        formula: str | None = None,
+        groups: Any = None,
+    ) -> tuple[Design, FormulaInputs]:
+        """Check the settings and the data of a fit: the design and the formula's inputs.
+
+        Everything ``fit`` does before solving; also used by the batched fits
+        (:func:`estimators.bootstrap.bootstrap`) so that they validate alike.
+        """
         self._check_settings()
         self._check_inference_settings(groups)
         missing = getattr(self, "missing", "raise")
@@ -459,10 +481,7 @@ class RegressionEstimator(Estimator):
         )
         design = inputs.count_dropped(design)
         self._check_response(design)
-        result = self._fit_design(design)
-        self._check_solution(result.solution)
-        self._store_design_fit(design, result, inputs, design.names)
-        return self
+        return design, inputs
 
     def _store_design_fit(
         self, design: Design, result: FitResult, inputs: FormulaInputs, names: list[str]

@@ -67,8 +67,7 @@ from scipy import special
 
 from .base import Estimator
 from .errors import ConvergenceWarning, InferenceWarning, SettingsError, user_stacklevel
-from .fit_inputs import formula_inputs
-from .frame import INTERCEPT, as_design
+from .frame import INTERCEPT
 from .glm import GLM, LogisticRegression
 from .location import Mean, Median, Quantile
 from .numerics import center_and_scale, power_of_two_scale
@@ -255,25 +254,11 @@ def _sample_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> _Probl
 
 def _design_of(estimator: Estimator, data: Any, fit_kwargs: dict):
     _check_kwargs(estimator, fit_kwargs, ("sample_weight", "formula"))
-    estimator._check_settings()
-    estimator._check_inference_settings(None)
     X, y = data if isinstance(data, tuple) and len(data) == 2 else (data, None)
-    inputs = formula_inputs(
-        X,
-        y,
-        fit_kwargs.get("formula"),
-        {"sample_weight": fit_kwargs.get("sample_weight")},
-        missing=estimator.missing,
-        owner=estimator,
+    # the fit's own validation (for GLMs without offsets, GLM.fit's offset_design is as_design)
+    design, _ = estimator._validated_design(
+        X, y, fit_kwargs.get("sample_weight"), formula=fit_kwargs.get("formula")
     )
-    design = as_design(
-        inputs.X,
-        inputs.y,
-        sample_weight=inputs.per_row["sample_weight"],
-        missing=estimator.missing,
-        fit_intercept=inputs.fit_intercept,
-    )
-    estimator._check_response(design)
     return design
 
 
