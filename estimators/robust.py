@@ -198,6 +198,12 @@ class _MRegression(RegressionEstimator):
     _family: str
     # HC2 / HC3 need least-squares leverages: not offered (an informative SettingsError).
     _cov_types = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
+    # No solver setting here (the base class's hints name one): say what can be changed.
+    _convergence_hint = (
+        "raise max_iter or loosen tol; on data fitted exactly by many rows the MAD "
+        "scale tends to 0 and the fit cannot settle"
+    )
+    _failure_hint = "check the scale of the data (the MAD scale of the residuals must be > 0)"
 
     def __init__(
         self,
