@@ -35,15 +35,12 @@ maxiter=1000)``, default ``cov="H1"``.
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import scipy
-import statsmodels
 import statsmodels.api as sm
 from estimators.datasets import load_dataset
+from provenance import versions  # tests/reference/provenance.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 ANES = ["popul", "TVnews", "selfLR", "ClinLR", "DoleLR", "PID", "age", "educ", "income"]
@@ -188,13 +185,7 @@ def main() -> None:
 
     out = {
         "source": "tests/reference/make_glm.py",
-        "versions": {
-            "statsmodels": statsmodels.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pd.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "cases": cases,
     }
     (HERE / "glm.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -13,15 +13,12 @@ tests/test_hypothesis.py reads the JSON; it does not need statsmodels.
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import scipy
-import statsmodels
 import statsmodels.formula.api as smf
 from estimators.datasets import load_dataset
+from provenance import versions  # tests/reference/provenance.py, beside this script
 from scipy import stats
 
 OUT = Path(__file__).with_name("hypothesis.json")
@@ -154,13 +151,7 @@ def main() -> None:
 
     payload = {
         "source": "statsmodels, computed by tests/reference/make_hypothesis.py",
-        "versions": {
-            "statsmodels": statsmodels.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pd.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "data": {
             "stackloss": "estimators.datasets.load_dataset('stackloss')",
             "anes96": "estimators.datasets.load_dataset('anes96')",

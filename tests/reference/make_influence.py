@@ -25,17 +25,15 @@ What is recorded, per case:
 from __future__ import annotations
 
 import json
-import platform
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy
-import statsmodels
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from estimators.datasets import load_dataset
+from provenance import versions  # tests/reference/provenance.py, beside this script
 from statsmodels.stats.outliers_influence import OLSInfluence
 
 OUT = Path(__file__).with_name("influence.json")
@@ -108,13 +106,7 @@ def main() -> None:
     }
     document = {
         "source": "statsmodels, computed by tests/reference/make_influence.py",
-        "versions": {
-            "statsmodels": statsmodels.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pd.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "data": {
             name: f"estimators.datasets.load_dataset({name!r})"
             for name in ("stackloss", "anes96", "strikes")

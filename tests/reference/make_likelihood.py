@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import json
 import pathlib
-import platform
 
 import numpy as np
 import pandas as pd
-import scipy
-import statsmodels
 import statsmodels.api as sm
+from provenance import versions  # tests/reference/provenance.py, beside this script
 from statsmodels.base.model import GenericLikelihoodModel
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -119,13 +117,7 @@ def main() -> None:
 
     reference = {
         "source": "tests/reference/make_likelihood.py",
-        "versions": {
-            "statsmodels": statsmodels.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pd.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "hac_maxlags": HAC_LAGS,
         "poisson_randhie": {
             "call": (

@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy
-import statsmodels
 import statsmodels.formula.api as smf
 from estimators.datasets import load_dataset
+from provenance import versions  # tests/reference/provenance.py, beside this script
 
 OUT = Path(__file__).with_name("ols.json")
 
@@ -162,13 +160,7 @@ def model_entry(name: str) -> dict:
 def main() -> None:
     reference = {
         "source": "statsmodels, computed by tests/reference/make_ols.py",
-        "versions": {
-            "statsmodels": statsmodels.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pd.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "models": {name: model_entry(name) for name in MODELS},
     }
     OUT.write_text(json.dumps(reference, indent=2) + "\n")

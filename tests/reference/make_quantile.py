@@ -32,16 +32,13 @@ Cases (data sets shipped in ``estimators.datasets``):
 from __future__ import annotations
 
 import json
-import platform
 import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import scipy
-import statsmodels
 import statsmodels.api as sm
 from estimators.datasets import load_dataset
+from provenance import versions  # tests/reference/provenance.py, beside this script
 
 OUT = Path(__file__).with_name("quantile.json")
 FIT = {"max_iter": 5000, "p_tol": 1e-12}
@@ -131,13 +128,7 @@ def main() -> None:
 
     payload = {
         "source": "tests/reference/make_quantile.py",
-        "versions": {
-            "python": platform.python_version(),
-            "statsmodels": statsmodels.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pd.__version__,
-        },
+        "versions": versions(),
         "cases": cases,
     }
     OUT.write_text(json.dumps(payload, indent=1) + "\n")
