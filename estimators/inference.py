@@ -139,26 +139,26 @@ def m_estimation_sandwich(
     :class:`~estimators.covariance.Sandwich` and, when the Hessian has no
     inverse, the reason (its bread is then NaN).
 
-    Both derivatives are one compiled kernel per ``row_losses`` (and dtype),
-    reused for every parameter value and every data set of the same shapes
-    (:func:`_sandwich_kernel`): run eagerly, autodiff compiles some 70 small
-    kernels for each new shape instead. A ``row_losses`` that cannot be traced
-    (Python control flow on its data or free variables) is differentiated
-    eagerly, as before.
+    Both derivatives are one compiled kernel per ``row_losses`` function (and
+    dtype), reused for every parameter value and every data set of the same
+    shapes (:func:`_sandwich_kernel`): run eagerly, autodiff compiles some 70
+    small kernels for each new shape instead. Pass per-fit numbers (a scale, a
+    tuning constant) in ``data`` rather than in a closure, so that one
+    module-level ``row_losses`` serves every fit. A ``row_losses`` that cannot
+    be traced (Python control flow on its data) is differentiated eagerly.
     """
     import jax
     import jax.numpy as jnp
 
     from .solve import x64_context
 
-    key, kernel, free = _sandwich_kernel(row_losses, dtype)
+    key, kernel = _sandwich_kernel(row_losses, dtype)
     with x64_context(dtype):
         theta = jnp.asarray(params, dtype)
         arrays = [jnp.asarray(a, dtype) for a in data]
         if kernel is not None:
-            values = [jnp.asarray(v, dtype) if np.ndim(v) == 0 else jnp.asarray(v) for v in free]
             try:
-                scores, hessian = kernel(theta, values, *arrays)
+                scores, hessian = kernel(theta, *arrays)
             except _UNTRACEABLE:
                 kernel = _SANDWICH_KERNELS[key] = None  # eager from now on
         if kernel is None:
@@ -182,89 +182,33 @@ def _untraceable_errors() -> tuple[type[Exception], ...]:
 
 _UNTRACEABLE: tuple[type[Exception], ...] = ()
 
-# Compiled sandwich kernels (None: differentiated eagerly), most recently used last.
+# Compiled sandwich kernels by (row_losses, dtype) (None: differentiated eagerly),
+# most recently used last. Callers pass per-fit numbers (a scale, a tuning
+# constant) as data, so one module-level row_losses serves every fit.
 _SANDWICH_KERNELS: dict = {}
 _SANDWICH_KERNELS_MAX = 64
 
 
-def _is_value(v) -> bool:
-    """A free variable passed to the kernel as an argument: a float or an array."""
-    import jax
-
-    return isinstance(v, float | np.floating | np.ndarray | jax.Array)
-
-
-def _sandwich_kernel(row_losses: Callable, dtype: str) -> tuple[tuple, Callable | None, list]:
-    """The cache key, the jitted ``(theta, free, *data) -> (scores, hessian)`` and ``free``.
-
-    Cached by the function; but callers often define ``row_losses`` as a
-    closure inside the fit (a new function object each time) over per-fit
-    numbers such as a scale, which a cache keyed by the object would never hit
-    (and then every fit would compile). So a plain Python function is keyed by
-    its code, its defaults and the free variables that are not values (other
-    functions, settings: compared by ``==``), and its free variables that are
-    floats or arrays become arguments of the kernel (``free``): every fit with
-    the same code shares one kernel. Anything else (a ``functools.partial``, a
-    callable object, an unhashable default or free variable) is keyed by the
-    object itself.
-    """
-    global _UNTRACEABLE
-    if not _UNTRACEABLE:
-        _UNTRACEABLE = _untraceable_errors()
-    code = getattr(row_losses, "__code__", None)
-    cells = getattr(row_losses, "__closure__", None) or ()
-    slots = tuple(_is_value(cell.cell_contents) for cell in cells)
-    key: tuple = (row_losses, dtype)
-    if code is not None:
-        fixed = [c.cell_contents for c, value in zip(cells, slots, strict=True) if not value]
-        kwdefaults = sorted((row_losses.__kwdefaults__ or {}).items())
-        candidate = (code, row_losses.__defaults__, tuple(kwdefaults), slots, tuple(fixed), dtype)
-        try:
-            hash(candidate)
-            key = candidate
-        except TypeError:
-            pass
-    if key[0] is row_losses:
-        slots = ()
-    free = [c.cell_contents for c, value in zip(cells, slots, strict=False) if value]
-    if key in _SANDWICH_KERNELS:
-        kernel = _SANDWICH_KERNELS.pop(key)
-    else:
-        kernel = _compile_sandwich(row_losses, slots)
-    _SANDWICH_KERNELS[key] = kernel
-    while len(_SANDWICH_KERNELS) > _SANDWICH_KERNELS_MAX:
-        _SANDWICH_KERNELS.pop(next(iter(_SANDWICH_KERNELS)))
-    return key, kernel, free
-
-
-def _compile_sandwich(template: Callable, slots: tuple[bool, ...]) -> Callable:
-    """jit of jacfwd and hessian of ``template``; the free variables marked in
-    ``slots`` are taken from the kernel's ``free`` argument instead."""
-    import types
-
+def _sandwich_kernel(row_losses: Callable, dtype: str) -> tuple[tuple, Callable | None]:
+    """The cache key and the jitted ``(theta, *data) -> (scores, hessian)`` of ``row_losses``."""
     import jax
     import jax.numpy as jnp
 
-    def rebuilt(free: list) -> Callable:
-        if not any(slots):
-            return template
-        values = iter(free)
-        cells = tuple(
-            types.CellType(next(values)) if value else cell
-            for cell, value in zip(template.__closure__, slots, strict=True)
-        )
-        fn = types.FunctionType(
-            template.__code__, template.__globals__, template.__name__,
-            template.__defaults__, cells,
-        )  # fmt: skip
-        fn.__kwdefaults__ = template.__kwdefaults__
-        return fn
+    global _UNTRACEABLE
+    if not _UNTRACEABLE:
+        _UNTRACEABLE = _untraceable_errors()
+    key = (row_losses, dtype)
+    if key in _SANDWICH_KERNELS:
+        kernel = _SANDWICH_KERNELS.pop(key)
+    else:
 
-    @jax.jit
-    def sandwich_parts(theta, free, *arrays):
-        fn = rebuilt(free)
-        scores = jax.jacfwd(fn)(theta, *arrays)
-        hessian = jax.hessian(lambda t: jnp.sum(fn(t, *arrays)))(theta)
-        return scores, hessian
+        @jax.jit
+        def kernel(theta, *arrays):
+            scores = jax.jacfwd(row_losses)(theta, *arrays)
+            hessian = jax.hessian(lambda t: jnp.sum(row_losses(t, *arrays)))(theta)
+            return scores, hessian
 
-    return sandwich_parts
+    _SANDWICH_KERNELS[key] = kernel
+    while len(_SANDWICH_KERNELS) > _SANDWICH_KERNELS_MAX:
+        _SANDWICH_KERNELS.pop(next(iter(_SANDWICH_KERNELS)))
+    return key, kernel

@@ -63,6 +63,7 @@ adds the factors :math:`K^2` and :math:`n/(n-p)`).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -175,18 +176,25 @@ def m_sandwich(
     :math:`\psi'` is negative beyond :math:`c/\sqrt5`).
     """
 
-    def row_losses(theta, X, y, w):
-        return w * rho((y - X @ theta) / scale, c=c)
-
-    # Zero-weight padding rows (loss 0, score 0) to the fit's size bucket, so the
-    # autodiff here reuses the kernels of the last fit in that bucket.
+    # Zero-weight padding rows (loss 0, score 0) to the fit's size bucket, and the
+    # scale and c passed as data: every fit in a bucket reuses one compiled kernel.
     n = len(y)
     X_pad, y_pad, w_pad = pad_rows(X, y, weights)
     sandwich, reason = m_estimation_sandwich(
-        row_losses, beta, X_pad, y_pad, w_pad, nobs=float(np.sum(weights))
+        _scaled_rho_rows(rho), beta, X_pad, y_pad, w_pad, scale, c, nobs=float(np.sum(weights))
     )
     bread = sandwich.bread * np.outer(unit, unit)
     return Sandwich(bread, sandwich.scores[:n] / unit, sandwich.nobs, weights), reason
+
+
+@functools.cache
+def _scaled_rho_rows(rho: Callable) -> Callable:
+    r"""The rows' losses :math:`w_i \rho((y_i - x_i^\top\theta)/s; c)`, one function per rho."""
+
+    def row_losses(theta, X, y, w, scale, c):
+        return w * rho((y - X @ theta) / scale, c=c)
+
+    return row_losses
 
 
 # --------------------------------------------------------------------------- estimators
