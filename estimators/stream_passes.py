@@ -11,8 +11,6 @@ of rows, and reading still overlaps computing.
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,54 +20,12 @@ import numpy as np
 
 from .errors import DataError
 from .families import FAMILIES, LINKS, saturated_nll
+from .progress import Progress
 from .solve import x64_context
 from .stream_kernels import glm_kernels
 from .stream_sources import Blocks
 
-__all__ = ["GLMPasses", "Pass", "Progress", "Statistics"]
-
-
-class Progress:
-    """Rows read and rows/s: tqdm if installed (imported lazily), else a line on stderr.
-
-    Shown only once a pass has run ``delay`` seconds (short work stays quiet),
-    or at once with ``progress=True``; never with ``progress=False``.
-    """
-
-    def __init__(self, setting: bool | None, description: str, total: int | None):
-        self.enabled = setting is not False
-        self.delay = 0.0 if setting else 2.0
-        self.description, self.total = description, total
-        self.start, self.rows, self.bar, self.last = time.perf_counter(), 0, None, 0.0
-
-    def update(self, rows: int) -> None:
-        if not self.enabled:
-            return
-        self.rows += rows
-        elapsed = time.perf_counter() - self.start
-        if elapsed < self.delay:
-            return
-        if self.bar is None:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                self.bar = False
-            else:
-                self.bar = tqdm(desc=self.description, total=self.total, unit="rows",
-                                unit_scale=True, leave=False)  # fmt: skip
-                self.bar.update(self.rows - rows)
-        if self.bar:
-            self.bar.update(rows)
-        elif elapsed - self.last >= 1.0 or self.delay == 0.0:
-            self.last = elapsed
-            print(f"\r{self.description}: {self.rows:,} rows, {self.rows / elapsed:,.0f} rows/s",
-                  end="", file=sys.stderr, flush=True)  # fmt: skip
-
-    def close(self) -> None:
-        if self.bar:
-            self.bar.close()
-        elif self.bar is False:
-            print(file=sys.stderr)
+__all__ = ["GLMPasses", "Pass", "Statistics"]
 
 
 class Pass:
