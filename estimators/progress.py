@@ -45,7 +45,8 @@ class Progress:
                 self.bar = tqdm(desc=self.description, total=self.total, unit=self.unit,
                                 unit_scale=True, leave=False)  # fmt: skip
                 self.bar.update(self.rows - rows)
-        if self.bar:
+        # `is not False`, not truthiness: a tqdm bar without a total refuses bool().
+        if self.bar is not False:
             self.bar.update(rows)
         elif elapsed - self.last >= 1.0 or self.delay == 0.0:
             self.last = elapsed
@@ -54,7 +55,7 @@ class Progress:
             print(line, end="", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.bar:
+        if self.bar is not None and self.bar is not False:
             self.bar.close()
         elif self.bar is False:
             print(file=sys.stderr)
