@@ -61,12 +61,16 @@ class PureFit:
         differentiable inputs like the data and the weights.
     param_names : the names of ``params`` given the data's column count ``p``
         (``lambda p: [...]``), for labelling results outside JAX.
+    df_resid : the degrees of freedom of the estimator's t statistics for ``n``
+        rows and ``p`` parameters (``lambda n, p: n - p`` for least squares),
+        or None where it reports z statistics (the default), as its ``fit`` does.
     """
 
     fn: Callable[[tuple, jax.Array | None, Mapping[str, Any]], FitArrays]
     inputs: tuple[str, ...]
     param_names: Callable[[int], list[str]]
     hyper: Mapping[str, Any] = field(default_factory=dict)
+    df_resid: Callable[[int, int], int | None] = lambda n, p: None
 
     def __call__(self, *arrays: Any, weights: Any = None, **hyper: Any) -> FitArrays:
         if len(arrays) != len(self.inputs):
