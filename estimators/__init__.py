@@ -15,6 +15,7 @@ from . import (
     inference,
     influence,
     losses,
+    plot,
     prediction,
     quantile_inference,
     report,
@@ -49,6 +50,7 @@ from .quantile import QuantileRegression
 from .regression import LinearRegression, Ridge
 from .robust import HuberRegression, TukeyRegression
 from .scale import MAD, StandardDeviation
+from .sharding import sharded
 from .solve import Solution, Status, minimize
 from .stream import fit_stream
 
@@ -68,6 +70,8 @@ __all__ = [
     "fit_groups",
     "fit_stream",
     "sharding",
+    "sharded",
+    "plot",
     "DataConversionWarning",
     "DataTypeError",
     "COV_TYPES",

@@ -72,6 +72,7 @@ from .glm import GLM, LogisticRegression
 from .location import Mean, Median, Quantile
 from .numerics import center_and_scale, power_of_two_scale
 from .order_statistics import TIE_RTOL
+from .progress import Progress
 from .regression import LinearRegression
 from .solve import x64_context
 from .univariate import select_column
@@ -403,9 +404,20 @@ def _pad(weights: np.ndarray, base: np.ndarray, batch: int) -> np.ndarray:
     return np.vstack([weights, np.tile(base, (batch - weights.shape[0], 1))])
 
 
-def _run(problem: _Problem, chunks: Iterator[np.ndarray], total: int) -> np.ndarray:
-    out = np.concatenate([problem.estimates(W) for W in chunks])
-    return out[:total]
+def _run(
+    problem: _Problem, chunks: Iterator[np.ndarray], total: int, progress: Progress | None = None
+) -> np.ndarray:
+    out, done = [], 0
+    try:
+        for W in chunks:
+            out.append(problem.estimates(W))
+            if progress is not None:  # count the real resamples, not the padding rows
+                progress.update(min(W.shape[0], total - done))
+            done += W.shape[0]
+    finally:  # an interrupted run leaves no half-drawn bar behind
+        if progress is not None:
+            progress.close()
+    return np.concatenate(out)[:total]
 
 
 # ------------------------------------------------------------------ intervals
@@ -469,6 +481,7 @@ def bootstrap(
     seed: int | None = 0,
     bayesian: bool = False,
     batch_size: int | None = None,
+    progress: bool | None = None,
     **fit_kwargs: Any,
 ) -> BootstrapResult:
     r"""Bootstrap distribution, standard errors and intervals of ``estimator`` on ``data``.
@@ -488,7 +501,10 @@ def bootstrap(
     (``bayesian=True``: Dirichlet weights) and the intervals ``method``
     (``"percentile"``, ``"basic"``, ``"bca"``, as ``scipy.stats.bootstrap``).
     The same ``seed`` gives the same result, whatever ``batch_size``;
-    ``seed=None`` draws fresh entropy.
+    ``seed=None`` draws fresh entropy. ``progress``: a progress bar over the
+    chunks (and the jackknife's, for ``"bca"``) once the work has run 2 s
+    (None, the default), at once (True) or never (False); see
+    :class:`~estimators.progress.Progress`.
 
     >>> import numpy as np
     >>> from estimators.location import Mean
@@ -498,6 +514,8 @@ def bootstrap(
     True
     """
     _check_settings(n_resamples, method, confidence_level, seed, bayesian, batch_size)
+    if progress is not None and not isinstance(progress, bool):
+        raise SettingsError(f"progress must be None, True or False, got {progress!r}")
     problem = _problem(estimator, data, fit_kwargs)
     base = np.asarray(problem.base_weights, dtype=float)
     n = base.size
@@ -509,7 +527,10 @@ def bootstrap(
     problem.start_from(theta)
     rng = np.random.Generator(np.random.PCG64(seed))
     theta_b = _run(
-        problem, _resample_weights(rng, n_resamples, base, batch, bayesian, order), n_resamples
+        problem,
+        _resample_weights(rng, n_resamples, base, batch, bayesian, order),
+        n_resamples,
+        Progress(progress, "bootstrap", n_resamples, unit="resamples"),
     )
     failed = ~np.all(np.isfinite(theta_b), axis=1)
     n_failed = int(failed.sum())
@@ -531,7 +552,12 @@ def bootstrap(
     if method == "bca":
         jack_batch = max(1, min(n, DEFAULT_BATCH_ELEMENTS // n)) if batch_size is None else batch
         jack_batch = min(jack_batch, n)
-        jackknife = _run(problem, _jackknife_weights(base, jack_batch, order), n)
+        jackknife = _run(
+            problem,
+            _jackknife_weights(base, jack_batch, order),
+            n,
+            Progress(progress, "bootstrap (jackknife for bca)", n, unit="fits"),
+        )
         low_level, high_level = _bca_levels(good, theta, jackknife, alpha)
     else:
         low_level, high_level = np.full(p, alpha), np.full(p, 1 - alpha)

@@ -6,7 +6,7 @@ vocabulary (detach, requires_grad, no_grad, grad_fn) in JAX terms, and finally
 an optax optimizer driving beta to the minimiser, the sample mean.
 
 It lives in the package so that ``estimators demo`` can run it after a plain
-``pip install .``; ``examples/autograd_walkthrough.py`` runs it too.
+``pip install .``; ``examples/01_autodiff_walkthrough.py`` runs it too.
 ``walkthrough()`` returns the numbers it prints so the tests can check them.
 """
 
