@@ -1,6 +1,6 @@
-"""Inference from autodiff: robust and cluster standard errors, tests, predictions, influence.
+"""13. Inference from autodiff: robust and cluster standard errors, tests, predictions, influence.
 
-The 1996 American National Election Study (944 voters): does a voter's
+Data: the 1996 American National Election Study (``anes96``, 944 voters): does a voter's
 placement of themself on the left-right scale, their party identification and
 their education explain the vote for Clinton (0) or Dole (1)? And how far do
 the standard errors move when we stop trusting the model's own variance?
@@ -15,7 +15,7 @@ import estimators as est
 FORMULA = "vote ~ selfLR + PID + educ + np.log(income)"
 
 
-def main() -> None:
+def main() -> pd.DataFrame:
     data = load_dataset("anes96")
 
     # One model, four covariance types: the same fit, different meats.
@@ -62,6 +62,7 @@ def main() -> None:
     print(ols.tidy().round(4).to_string(index=False))
     print(ols.predict_frame(pd.DataFrame({"PID": [1], "age": [40], "educ": [5]})).round(3))
     assert np.all(np.isfinite(ols.std_errors_))
+    return pd.DataFrame(std_errors)
 
 
 if __name__ == "__main__":
