@@ -138,11 +138,12 @@ def as_sample(
     name = (
         str(data.name) if isinstance(data, pd.Series) and data.name is not None else default_name
     )
+    labelled = isinstance(as_pandas(data), pd.Series | pd.DataFrame)
     values, index = as_float_vector(data, name)
     if values.size == 0:
         raise DataError(f"{name} is empty (0 rows): a sample needs at least one value")
 
-    weights = as_weights(sample_weight, values.size, index, against=name)
+    weights = as_weights(sample_weight, values.size, index, against=name, labelled=labelled)
 
     infinite = np.isinf(values)
     if infinite.any():
@@ -168,13 +169,27 @@ def as_sample(
     return Sample(values, weights, name, index, n_dropped, keep)
 
 
-def as_weights(sample_weight: Any, n: int, index: pd.Index, against: str = "X") -> np.ndarray:
-    """Validated sample weights for ``n`` rows (ones when ``sample_weight`` is None)."""
+def as_weights(
+    sample_weight: Any, n: int, index: pd.Index, against: str = "X", labelled: bool = False
+) -> np.ndarray:
+    """Validated sample weights for ``n`` rows (ones when ``sample_weight`` is None).
+
+    With ``labelled`` (the data came with a pandas index), weights given as a
+    pandas Series must carry the same index: pandas users expect alignment by
+    label, and silently pairing rows by position would weight the wrong rows.
+    """
     if sample_weight is None:
         return np.ones(n)
-    weights, _ = as_float_vector(sample_weight, "sample_weight")
+    weights, weight_index = as_float_vector(sample_weight, "sample_weight")
     if weights.size != n:
         raise DataError(f"sample_weight has {weights.size} rows but {against} has {n}")
+    if labelled and isinstance(as_pandas(sample_weight), pd.Series | pd.DataFrame):
+        if not weight_index.equals(index):
+            raise DataError(
+                f"{against} and sample_weight have different indexes "
+                f"({_index_difference(index, weight_index, against, 'sample_weight')}); "
+                f"align them (e.g. sample_weight.reindex({against}.index)) or pass numpy arrays"
+            )
     check_weights(weights, index)
     return weights
 
@@ -362,7 +377,7 @@ def as_design(
     if n == 0:
         raise DataError("X and y are empty (0 rows)")
 
-    weights = as_weights(sample_weight, n, index)
+    weights = as_weights(sample_weight, n, index, labelled=x_index is not None)
 
     n_dropped, keep = 0, None
     # One pass decides the common case; per-column counts only when something is off.
@@ -417,7 +432,8 @@ def predict_matrix(
     A DataFrame's columns are taken by name (extra columns are ignored); an
     array must have exactly the fitted number of columns (``owner``, the
     estimator's name, is quoted when it has not). Rows with missing values are
-    kept (their predictions are NaN, R's na.exclude).
+    kept (their predictions are NaN, R's na.exclude); infinite values are a
+    :class:`DataError` naming the columns and counting the rows.
     """
     X = as_pandas(X)
     one_d = not isinstance(X, pd.Series | pd.DataFrame) and len(_shape(X)) == 1
@@ -441,6 +457,16 @@ def predict_matrix(
         )
     if index is None:
         index = pd.RangeIndex(matrix.shape[0])
+    infinite = np.isinf(matrix)
+    if infinite.any():
+        # A missing value predicts NaN (documented); an infinite one would predict an
+        # infinite or saturated mean that looks like an answer, so it is an error.
+        features = zip(design.features, infinite.sum(axis=0), strict=True)
+        counts = {f: int(c) for f, c in features if c}
+        raise DataError(
+            f"infinite values in {_counts(counts)} of X "
+            f"(rows {format_rows(index, infinite.any(axis=1))}); remove or cap them"
+        )
     if design.fit_intercept:
         matrix = np.column_stack([np.ones(matrix.shape[0]), matrix])
     return matrix, index
@@ -477,11 +503,11 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k!r}: {v} row(s)" for k, v in counts.items())
 
 
-def _index_difference(a: pd.Index, b: pd.Index) -> str:
+def _index_difference(a: pd.Index, b: pd.Index, name_a: str = "X", name_b: str = "y") -> str:
     only_a, only_b = a.difference(b), b.difference(a)
     if len(a) == len(b) and not len(only_a):
         return "same labels in a different order"
-    return f"{len(only_a)} labels only in X, {len(only_b)} only in y"
+    return f"{len(only_a)} labels only in {name_a}, {len(only_b)} only in {name_b}"
 
 
 # Private spellings used before these helpers were public.

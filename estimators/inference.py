@@ -110,6 +110,35 @@ def _singular_below(eigenvalues: np.ndarray) -> float:
     return float(eigenvalues[-1]) * len(eigenvalues) * np.finfo(float).eps
 
 
+def covariance_in_data_units(
+    cov_scaled: np.ndarray, unit: np.ndarray
+) -> tuple[np.ndarray, str | None]:
+    r"""``cov_scaled`` mapped to data units, :math:`C_{jk} = C^s_{jk} u_j u_k`, or NaN and why.
+
+    Fits run on scaled data (columns and response divided by powers of two), so
+    a parameter in data units is :math:`\beta_j = u_j \beta^s_j`. For columns
+    near 1e300 or 1e-300 the estimates stay representable but their variances
+    (of the order of :math:`u_j^2`) can leave float64's range: a variance of 0
+    or infinity would then be a silent wrong answer, so the whole matrix is NaN
+    and the reason is returned (shown as ``cov_note_``).
+
+    >>> cov, why = covariance_in_data_units(np.eye(2), np.array([2.0, 1e200]))
+    >>> why is not None and bool(np.isnan(cov).all())
+    True
+    """
+    unit = np.asarray(unit, dtype=float)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        cov = cov_scaled * unit[:, None] * unit[None, :]
+    before, after = np.diag(cov_scaled), np.diag(cov)
+    lost = (before > 0) & np.isfinite(before) & ~((after > 0) & np.isfinite(after))
+    if lost.any():
+        return np.full_like(cov, np.nan), (
+            f"the variances of {int(lost.sum())} parameter(s) leave float64's range in data "
+            "units (columns or response near 1e300 or 1e-300); rescale the data"
+        )
+    return cov, None
+
+
 def warn_no_covariance(owner: str, reason: str) -> None:
     """The one warning for standard errors that cannot be computed (reported as NaN),
     pointed at the user's call."""

@@ -46,6 +46,7 @@ from .covariance import Sandwich
 from .errors import DataError, FitError, SettingsError
 from .fit_inputs import cut_groups
 from .frame import MISSING_POLICIES, as_float_matrix, as_float_vector, as_weights, format_rows
+from .inference import covariance_in_data_units
 from .levenberg_marquardt import (
     EPS,
     LevenbergMarquardtResult,
@@ -429,7 +430,7 @@ def _unscaled_inverse(jac: np.ndarray) -> tuple[np.ndarray, str | None]:
     nan = np.full((p, p), np.nan)
     if not np.all(np.isfinite(jac)):
         return nan, "the Jacobian is NaN or infinite at the estimate"
-    scale = np.linalg.norm(jac, axis=0)
+    scale = np.hypot.reduce(jac, axis=0)  # norm without overflow for columns near 1e300
     scale[scale == 0] = 1.0
     _, s, vt = np.linalg.svd(np.linalg.qr(jac / scale, mode="r"))
     if s[-1] <= EPS * max(jac.shape) * s[0]:
@@ -437,7 +438,7 @@ def _unscaled_inverse(jac: np.ndarray) -> tuple[np.ndarray, str | None]:
             "the Jacobian is singular at the estimate (some parameters are not identified)"
         )
     w = vt.T / s
-    return (w @ w.T) / np.outer(scale, scale), None
+    return covariance_in_data_units(w @ w.T, 1.0 / scale)
 
 
 def _sandwich(

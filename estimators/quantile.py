@@ -413,7 +413,8 @@ class QuantileRegression(RegressionEstimator):
             history.append(
                 {
                     "loss": y_scale * value,
-                    "grad_norm": float(np.linalg.norm(col_scale * subgradient)),
+                    # hypot: no overflow for columns near 1e300
+                    "grad_norm": float(np.hypot.reduce(np.ravel(col_scale * subgradient))),
                     "stage": stage,
                 }
             )

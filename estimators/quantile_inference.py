@@ -67,6 +67,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from .errors import SettingsError
+from .inference import covariance_in_data_units
 from .numerics import power_of_two_scale, weighted_percentile
 
 QUANTILE_COV_TYPES = ("kernel", "iid", "nid", "bootstrap")
@@ -200,9 +201,13 @@ def kernel_cov(
     if not density > 0:
         return nan, "no residual lies within one bandwidth of 0: the density estimate is 0"
     d = np.where(residual > 0, (q / density) ** 2, ((1 - q) / density) ** 2)
-    xtx_inv = np.linalg.pinv((X * weights[:, None]).T @ X)
-    cov = xtx_inv @ ((X * (weights * d)[:, None]).T @ X) @ xtx_inv
-    return 0.5 * (cov + cov.T), None
+    # Columns scaled by powers of two (exact), so that X'WX cannot overflow for columns
+    # near 1e300; the covariance goes back to data units at the end.
+    col = power_of_two_scale(X, axis=0)
+    Xs = X / col
+    xtx_inv = np.linalg.pinv((Xs * weights[:, None]).T @ Xs)
+    cov = xtx_inv @ ((Xs * (weights * d)[:, None]).T @ Xs) @ xtx_inv
+    return covariance_in_data_units(0.5 * (cov + cov.T), 1.0 / col)
 
 
 # --------------------------------------------------------------------------- iid

@@ -77,7 +77,7 @@ from .base import FitResult, RegressionEstimator
 from .covariance import Sandwich
 from .errors import DataError, SettingsError
 from .frame import Design
-from .inference import m_estimation_sandwich
+from .inference import covariance_in_data_units, m_estimation_sandwich
 from .losses import huber, loss_derivatives, tukey_biweight, weighted_mean
 from .numerics import mad_about, pad_rows, power_of_two_scale, weighted_least_squares
 from .solve import Solution, Status, minimize
@@ -183,8 +183,10 @@ def m_sandwich(
     sandwich, reason = m_estimation_sandwich(
         _scaled_rho_rows(rho), beta, X_pad, y_pad, w_pad, scale, c, nobs=float(np.sum(weights))
     )
-    bread = sandwich.bread * np.outer(unit, unit)
-    return Sandwich(bread, sandwich.scores[:n] / unit, sandwich.nobs, weights), reason
+    bread, out_of_range = covariance_in_data_units(sandwich.bread, unit)
+    with np.errstate(over="ignore", under="ignore"):  # NaN bread below already says why
+        scores = sandwich.scores[:n] / unit
+    return Sandwich(bread, scores, sandwich.nobs, weights), reason or out_of_range
 
 
 @functools.cache
@@ -322,7 +324,8 @@ class _MRegression(RegressionEstimator):
         grad = -data_scale * ((weights * psi) @ X) / col_scale / n
         return {
             "loss": float(loss),
-            "grad_norm": float(np.linalg.norm(grad)),
+            # hypot: no overflow for gradients near 1e300 (data near 1e-300)
+            "grad_norm": float(np.hypot.reduce(np.ravel(grad))),
             "scale": float(data_scale),
             "inner_iterations": int(n_inner),
         }
@@ -344,7 +347,8 @@ class _MRegression(RegressionEstimator):
         # Back to data units: beta = beta_scaled * y_scale / col_scale.
         unit = y_scale / col_scale
         params = beta * unit
-        cov = cov_scaled * np.outer(unit, unit)
+        cov, out_of_range = covariance_in_data_units(cov_scaled, unit)
+        cov_note = cov_note or out_of_range
         sandwich, reason = m_sandwich(kernels.rho, X, y, design.weights, beta, scale, self.c, unit)
         if self.cov_type != "nonrobust":
             cov_note = reason

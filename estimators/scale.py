@@ -299,6 +299,17 @@ class MAD(SampleEstimator):
                 self._check_solution(found.solution)  # raises FitError with a hint
         mad = spread.estimate / NORMAL_MAD
         se = MAD_SE_FACTOR * mad / np.sqrt(sample.nobs)
+        cov_note = None
+        if sample.nobs <= 1:
+            # One value has MAD 0 whatever its distribution: a standard error of 0
+            # would claim a certainty that one observation cannot give.
+            se, cov_note = (
+                np.nan,
+                (
+                    f"{sample.name} has a single observation and the standard error of the MAD "
+                    "needs at least two"
+                ),
+            )
         self._store_estimate(
             sample,
             "mad",
@@ -310,6 +321,7 @@ class MAD(SampleEstimator):
                 spread.solution.trace, spread.scale, loss_power=1, grad_power=0
             ),
             df_resid=None,
+            cov_note=cov_note,
         )
         self.converged_ = is_quantile_minimizer(
             sample.values, w, 0.5, center.estimate

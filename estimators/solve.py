@@ -71,7 +71,7 @@ import pandas as pd
 from jax.flatten_util import ravel_pytree
 
 from .autodiff import split_fixed, with_fixed
-from .errors import SettingsError
+from .errors import DataError, SettingsError
 
 SOLVERS = ("lbfgs", "newton", "adam", "sgd")
 DTYPES = ("float64", "float32")
@@ -179,6 +179,12 @@ def _named_method(name: str, learning_rate: float | None):
 
 
 def _method(solver, learning_rate):
+    if isinstance(learning_rate, int | float) and not (
+        np.isfinite(learning_rate) and learning_rate > 0
+    ):
+        # A negative rate climbs the loss and a zero one never moves: both would run to
+        # max_iter or to NaN and be reported as a failed fit, far from the real cause.
+        raise SettingsError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if isinstance(solver, str):
         if solver not in SOLVERS:
             raise SettingsError(
@@ -412,6 +418,35 @@ def x64_context(dtype: str):
     return jax.enable_x64(dtype == "float64")
 
 
+def _numeric_tree(tree: Any, what: str) -> Any:
+    """``tree`` with text or object leaves checked: a DataError counts the non-numbers.
+
+    JAX cannot stage strings or Python objects and says so in a traceback about
+    "staging"; this names the leaf (``args[0]``, ``params0['beta']``) instead.
+    Object arrays that hold only numbers are converted to float.
+    """
+
+    def check(path: Any, leaf: Any) -> Any:
+        if isinstance(leaf, jax.Array | bool | int | float | complex):
+            return leaf
+        raw = np.asarray(leaf)
+        if raw.dtype.kind not in "OUSV":
+            return leaf
+        flat = pd.Series(raw.ravel(), dtype=object)
+        numbers = pd.to_numeric(flat, errors="coerce")
+        bad = (numbers.isna() & flat.notna()).to_numpy()
+        name = what + jax.tree_util.keystr(path)
+        if bad.any():
+            first = flat[bad].iloc[0]
+            raise DataError(
+                f"{name} has {int(bad.sum())} non-numeric value(s) out of {raw.size} "
+                f"(dtype {raw.dtype}; first {first!r}): minimize needs numeric arrays"
+            )
+        return numbers.to_numpy(dtype=np.float64).reshape(raw.shape)
+
+    return jax.tree_util.tree_map_with_path(check, tree)
+
+
 def minimize(
     fun: Callable[..., Any],
     params0: Any,
@@ -488,7 +523,8 @@ def minimize(
         rtol = 0.0 if rtol is None else float(rtol)
         cast = lambda a: jnp.asarray(a, jdtype)  # noqa: E731
         is_float = lambda a: jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating)  # noqa: E731
-        params0 = jax.tree.map(cast, params0)
+        params0 = jax.tree.map(cast, _numeric_tree(params0, "params0"))
+        args = _numeric_tree(args, "args")
         args = jax.tree.map(lambda a: cast(a) if is_float(a) else jnp.asarray(a), args)
         if fixed is not None:
             free0, fixed_values = split_fixed(params0, fixed)

@@ -67,14 +67,14 @@ import numpy as np
 import pandas as pd
 
 from .base import DesignInfo, Estimator, clone
-from .errors import ConvergenceWarning, SettingsError, user_stacklevel
-from .frame import INTERCEPT
+from .errors import ConvergenceWarning, DataError, SettingsError, user_stacklevel
+from .frame import INTERCEPT, MISSING_POLICIES
 from .glm import GLM
 from .regression import LinearRegression
 from .solve import Solution, Status
 from .stream_kernels import check_rank, inverse, trace_frame
 from .stream_passes import GLMPasses, Pass
-from .stream_solvers import least_squares, minibatch, newton
+from .stream_solvers import least_squares, minibatch, newton, separation_error
 from .stream_sources import Blocks, open_source
 
 __all__ = ["fit_stream"]
@@ -108,6 +108,10 @@ def _check_arguments(estimator, columns, response, weights, batch_size, method, 
             )
     estimator._check_settings()
     estimator._check_inference_settings(None)
+    if estimator.missing not in MISSING_POLICIES:
+        raise SettingsError(
+            f"unknown missing={estimator.missing!r}; valid values are {list(MISSING_POLICIES)}"
+        )
     if getattr(estimator, "cov_type", "nonrobust") != "nonrobust":
         raise SettingsError(
             "fit_stream computes the nonrobust covariance only; got "
@@ -251,7 +255,10 @@ def fit_stream(
                 ),
             )  # fmt: skip
         nobs = glm.stats.weight
-        check_rank(H, names, nobs)
+        try:
+            check_rank(H, names, nobs)
+        except DataError as err:
+            raise (separation_error(err, glm) if family in STREAM_FAMILIES else err) from None
         cov = inverse(H * nobs)
         if family == "gaussian":  # LinearRegression by minibatch: s^2 (X'WX)^{-1}
             m = glm.stats.positive

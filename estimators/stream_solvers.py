@@ -20,7 +20,7 @@ from .stream_kernels import EPS, check_rank, newton_step, trace_frame, tsqr_step
 from .stream_passes import GLMPasses, Pass
 from .stream_sources import Blocks
 
-__all__ = ["least_squares", "minibatch", "newton"]
+__all__ = ["least_squares", "minibatch", "newton", "separation_error"]
 
 
 def least_squares(blocks: Blocks, passes: Pass, names: list[str]) -> dict[str, Any]:
@@ -41,7 +41,8 @@ def least_squares(blocks: Blocks, passes: Pass, names: list[str]) -> dict[str, A
     passes.run("LinearRegression", each)
     m = state["positive"]
     if state["R"] is None or m == 0:
-        raise DataError("no rows with positive weight in the source")
+        n_rows = getattr(blocks, "n_rows", 0)
+        raise DataError(f"no rows with positive weight in the source ({n_rows} rows read)")
     R = np.asarray(state["R"], dtype=float)
     R11, r, rho = R[:p, :p], R[:p, p], abs(R[p, p])
     check_rank(R11.T @ R11, names, m)
@@ -116,7 +117,12 @@ def newton(glm: GLMPasses, names: list[str], tol: float, max_iter: int):
         if not (np.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
             status = Status.NONFINITE
             break
-        check_rank(H, names, nobs)
+        try:
+            check_rank(H, names, nobs)
+        except DataError as err:
+            # At the start the information is X'WX with positive weights: singular only
+            # for collinear columns. Later it can vanish as coefficients run off.
+            raise (err if k == 0 else separation_error(err, glm)) from None
         step, decrement = newton_step(g, H)
         if 0.5 * decrement <= tol**2 / nobs * max(abs(f), floor):
             beta = beta + step  # the last full step: squares the remaining error
@@ -157,6 +163,23 @@ def newton(glm: GLMPasses, names: list[str], tol: float, max_iter: int):
         detail=_newton_detail(status, k, glm.passes.count, tol, max_iter),
     )  # fmt: skip
     return beta, H, fit, solution
+
+
+def separation_error(err: DataError, glm: GLMPasses) -> DataError:
+    """``err`` (a singular information) with perfect separation named as its likely cause.
+
+    Under (quasi-)perfect separation the coefficients of a binomial or poisson
+    fit run off to infinity and the information matrix vanishes; proving it
+    needs all rows at once (:mod:`estimators.separation`), which a stream does not hold.
+    """
+    response = glm.blocks.response
+    exact = "0 or 1" if glm.family.name == "binomial" else "a count of 0"
+    return DataError(
+        f"{err}. Likely cause: perfect separation of {response!r}, a combination of the "
+        f"columns predicts {exact} exactly (or {response!r} is constant), so the maximum "
+        "likelihood estimate does not exist; fit the data in memory to name the columns "
+        "(a PerfectSeparationWarning)"
+    )
 
 
 def _newton_detail(status: Status, k: int, n_passes: int, tol: float, max_iter: int) -> str:

@@ -174,8 +174,12 @@ def _frames_source(source: Any, names: list[str]) -> Source:
                 try:
                     out[name] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
                 except (TypeError, ValueError):
+                    column = frame[name]
+                    bad = pd.to_numeric(column, errors="coerce").isna() & column.notna()
                     raise DataError(
-                        f"column {name!r} of {where} is not numeric ({frame[name].dtype})"
+                        f"column {name!r} of {where} is not numeric ({column.dtype}): "
+                        f"{int(bad.sum())} of {len(column)} rows are not numbers, the first "
+                        f"{column[bad].iloc[0]!r}"
                     ) from None
             yield where, out
 

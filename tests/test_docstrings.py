@@ -8,6 +8,7 @@ import pytest
 MODULES = [
     "estimators",
     "estimators.autodiff",
+    "estimators.inference",
     "estimators.losses",
     "estimators.numerics",
     "estimators.order_statistics",

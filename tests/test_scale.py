@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from estimators.base import clone
-from estimators.errors import DataError, SettingsError
+from estimators.errors import DataError, InferenceWarning, SettingsError
 from estimators.numerics import NORMAL_MAD
 from estimators.scale import MAD, MAD_SE_FACTOR, StandardDeviation
 
@@ -186,7 +186,10 @@ def test_mad_matches_scipy_median_abs_deviation_normal():
             x = rng.integers(0, 6, n).astype(float)  # ties
         else:
             x = 1e9 + np.round(rng.standard_cauchy(n), 2)
-        fitted = MAD().fit(x)
+        with warnings.catch_warnings():
+            # n = 1: the MAD is 0 and its SE NaN, with an InferenceWarning (tested below)
+            warnings.simplefilter("ignore", InferenceWarning)
+            fitted = MAD().fit(x)
         assert fitted.params_["mad"] == stats.median_abs_deviation(x, scale="normal"), trial
         assert fitted.center_ == np.median(x) and fitted.converged_
 
@@ -235,3 +238,11 @@ def test_mad_outlier_resistance_history_and_errors():
         MAD(dtype="int8").fit([1.0])
     with pytest.raises(SettingsError, match="valid solvers"):
         MAD(solver="bfgs").fit([1.0, 2.0])
+
+
+def test_mad_of_one_observation_has_no_standard_error():
+    """One value has MAD 0 whatever its distribution: NaN SE, the reason, one warning."""
+    with pytest.warns(InferenceWarning, match="single observation"):
+        fitted = MAD().fit([3.0])
+    assert fitted.params_["mad"] == 0.0
+    assert np.isnan(fitted.std_errors_["mad"]) and "single observation" in fitted.cov_note_
