@@ -66,14 +66,14 @@ import pandas as pd
 from scipy import special
 
 from .base import Estimator
-from .errors import ConvergenceWarning, InferenceWarning, SettingsError, user_stacklevel
+from .errors import ConvergenceWarning, DataError, InferenceWarning, SettingsError, user_stacklevel
 from .frame import INTERCEPT
 from .glm import GLM, LogisticRegression
 from .location import Mean, Median, Quantile
 from .numerics import center_and_scale, power_of_two_scale
 from .order_statistics import TIE_RTOL
 from .progress import Progress
-from .regression import LinearRegression
+from .regression import LinearRegression, _check_rank
 from .solve import x64_context
 from .univariate import select_column
 
@@ -277,6 +277,7 @@ def _least_squares_problem(estimator: Estimator, data: Any, fit_kwargs: dict) ->
     x_scale = power_of_two_scale(X - x_ref, axis=0)
     y_scale = float(power_of_two_scale(y - y_ref))
     Xc, yc = (X - x_ref) / x_scale, (y - y_ref) / y_scale
+    _check_full_rank(Xc, w, list(design.names))
     n, p = Xc.shape
     products = np.concatenate(
         [(Xc[:, :, None] * Xc[:, None, :]).reshape(n, p * p), Xc * yc[:, None]], axis=1
@@ -294,6 +295,14 @@ def _least_squares_problem(estimator: Estimator, data: Any, fit_kwargs: dict) ->
         return beta
 
     return _Problem(list(design.names), w, estimates)
+
+
+def _check_full_rank(Xc: np.ndarray, w: np.ndarray, names: list[str]) -> None:
+    """The DataError of ``LinearRegression.fit`` naming the collinear columns, on the data
+    itself: a rank-deficient design would otherwise fail every resample anonymously."""
+    used = w > 0
+    weighted = Xc[used] * np.sqrt(w[used])[:, None]
+    _check_rank(float(np.linalg.cond(weighted)), weighted, np.ones(int(used.sum())), names)
 
 
 def _logistic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> _Problem:
@@ -421,6 +430,13 @@ def _run(
 
 
 # ------------------------------------------------------------------ intervals
+def _spread(values: np.ndarray) -> np.ndarray:
+    """Standard deviation (ddof=1) per column, scaled by a power of two first: the squares
+    of estimates near 1e300 (or 1e-300) would overflow (underflow) in np.std."""
+    scale = power_of_two_scale(values, axis=0)
+    return scale * np.std(values / scale, axis=0, ddof=1)
+
+
 def _percentile(values: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Percentile of each column at its own level in [0, 1] (numpy's linear method)."""
     return np.array([np.percentile(values[:, j], 100 * level[j]) for j in range(values.shape[1])])
@@ -519,6 +535,12 @@ def bootstrap(
     problem = _problem(estimator, data, fit_kwargs)
     base = np.asarray(problem.base_weights, dtype=float)
     n = base.size
+    if np.count_nonzero(base) < 2:
+        # every resample of one observation is that observation: a spread of 0 (scipy refuses too)
+        raise DataError(
+            f"bootstrap needs at least 2 observations of positive weight, got "
+            f"{np.count_nonzero(base)}"
+        )
     batch = batch_size or max(1, min(n_resamples, DEFAULT_BATCH_ELEMENTS // n))
     batch = min(int(batch), n_resamples)
 
@@ -568,7 +590,7 @@ def bootstrap(
     return BootstrapResult(
         confidence_interval=pd.DataFrame({"low": low, "high": high}, index=names),
         bootstrap_distribution=pd.DataFrame(theta_b, columns=names),
-        standard_error=pd.Series(np.std(good, axis=0, ddof=1), index=names, name="std_error"),
+        standard_error=pd.Series(_spread(good), index=names, name="std_error"),
         estimate=pd.Series(theta, index=names, name="estimate"),
         method=method,
         confidence_level=float(confidence_level),

@@ -640,12 +640,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("MEstimator", "one_row"): (WARN, "ConvergenceWarning: the user's loss has a kink at x"),
     ("ML(gamma)", "booleans"): ("error", "0 is outside the gamma family's support"),
     ("ML(poisson)", "one_row"): (OK, "one count has the MLE lambda = x, SE sqrt(x)"),
-    ("bootstrap(Mean)", "one_row"): (
-        XFAIL,
-        "bootstrap.py: one observation gives a degenerate bootstrap distribution (SE 0) "
-        "silently; raise DataError('x has 1 row: a bootstrap needs at least 2') as "
-        "scipy.stats.bootstrap does",
-    ),
+    ("bootstrap(Mean)", "one_row"): ("error", "a bootstrap needs 2 observations, as scipy"),
     ("Mean", "constant_response"): (OK, "the mean of equal values is that value, SE 0"),
     ("StandardDeviation", "constant_response"): (OK, "the SD of equal values is 0"),
     ("MAD", "constant_response"): (OK, "the MAD of equal values is 0"),
@@ -669,11 +664,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("ML(poisson)", "tiny"): ("error", "1e-300 x counts are not integers"),
     ("MEstimator", "huge"): ("error", "the user's loss overflows at params0"),
     ("MEstimator", "tiny"): (WARN, "ConvergenceWarning: the kink at 1e-300 scale"),
-    ("bootstrap(Mean)", "huge"): (
-        XFAIL,
-        _RUNTIME_WARNING + "bootstrap.py (the standard error of means near 1e300 "
-        "overflows in np.std); scale before the std",
-    ),
+    ("bootstrap(Mean)", "huge"): (OK, "the spread is taken in power-of-two scaled units"),
     # --- regressions
     ("Ridge", "one_row"): (WARN, "InferenceWarning: no residual degrees of freedom, NaN SEs"),
     ("Ridge", "few_rows"): (OK, "a ridge penalty identifies p > n"),
@@ -738,15 +729,11 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
         "does for infinite X",
     ),
     ("GLM(gamma).predict", "huge"): (XFAIL, "glm.py: as PoissonRegression.predict x huge"),
-    ("bootstrap(LinearRegression)", "tiny"): (XFAIL, _RUNTIME_WARNING + "bootstrap.py"),
-    ("bootstrap(LinearRegression)", "constant_column"): (
-        XFAIL,
-        "bootstrap.py: a rank-deficient design gives SettingsError('only 0 of 50 bootstrap "
-        "resamples could be fitted'); check the full design first and raise the DataError "
-        "naming the column (frame.collinear_columns), as LinearRegression.fit does",
-    ),
-    ("bootstrap(LinearRegression)", "copied_column"): (XFAIL, "bootstrap.py: as constant_column"),
-    ("bootstrap(LinearRegression)", "collinear"): (XFAIL, "bootstrap.py: as constant_column"),
+    ("bootstrap(LinearRegression)", "tiny"): (OK, "power-of-two scaled spread"),
+    **{
+        ("bootstrap(LinearRegression)", c): ("error", "names the column, as LinearRegression")
+        for c in ("constant_column", "copied_column", "collinear")
+    },
     ("bootstrap(LinearRegression)", "constant_response"): (OK, "y constant: slopes 0"),
     # --- predict: only X is new
     **{
