@@ -301,10 +301,34 @@ def _read_data(path: str):
             f"{path!r}: unknown file type {suffix or '(none)'}; give a .csv or .parquet file"
         )
     try:
-        return pd.read_parquet(file) if parquet else pd.read_csv(file)
+        frame = pd.read_parquet(file) if parquet else pd.read_csv(file)
     except (ValueError, OSError, UnicodeDecodeError) as err:  # pandas' and pyarrow's parse errors
         kind = "Parquet" if parquet else "CSV"
         raise CommandError(f"could not read {path!r} as {kind}: {_one_line(err)}") from err
+    _check_stray_text(frame, path)
+    return frame
+
+
+MAX_STRAY_TEXT = (
+    0.1  # a text column whose cells are at least 90% numbers is a spoiled number column
+)
+
+
+def _check_stray_text(frame, path: str) -> None:
+    """A number column with a few text cells (a typo, "n/a") is read as text, and a
+    formula would make it a categorical with a level per value: name the cells instead."""
+    import pandas as pd
+
+    for name in frame.columns[[dtype.kind == "O" for dtype in frame.dtypes]]:
+        cells = frame[name].dropna()
+        numbers = pd.to_numeric(cells, errors="coerce")
+        text = cells[numbers.isna()]
+        if 0 < len(text) <= MAX_STRAY_TEXT * len(cells):
+            shown = ", ".join(f"row {i}: {v!r}" for i, v in text.head(3).items())
+            raise CommandError(
+                f"{path!r}: column {name!r} holds numbers but {len(text)} cell(s) are text "
+                f"({shown}); correct them or leave them empty (missing)"
+            )
 
 
 def _check_writable(option: str, path: str) -> None:

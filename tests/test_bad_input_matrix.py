@@ -942,22 +942,7 @@ LINEAR = ("--model", "linear", "--formula", "y ~ a + b")
 CLI_CASES = [
     ("empty", _cli_frame().iloc[:0], LINEAR, ("0",), None),
     ("nan", _cli_spoiled(np.nan, [2, 5, 7]), LINEAR, ("b",), 3),
-    pytest.param(
-        "strings",
-        _cli_spoiled("abc", [1, 6]),
-        LINEAR,
-        ("b",),
-        2,
-        id="strings",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason=(
-                "cli.py: a numeric CSV column with 2 text cells is read as text, formulaic makes "
-                "it a 30-level categorical and the fit exits 0 with NaN SEs; check each formula "
-                "variable that is mostly numeric with pd.to_numeric and report the text cells"
-            ),
-        ),
-    ),
+    ("strings", _cli_spoiled("abc", [1, 6]), LINEAR, ("b",), 2),
     (
         "collinear",
         _cli_frame().assign(c=lambda f: f.a + 2 * f.b),
