@@ -2,12 +2,15 @@
 
 The statsmodels loop (OLS / Logit per group, params + bse) is timed on the first
 1,000 groups and scaled by 10 (said in the output); fit_groups is timed on all
-10,000 groups after one warm-up call (compile excluded), best of 3. Ratios are
-from one run on the same machine.
+10,000 groups after one warm-up call (compile excluded), best of 3, without a
+progress bar. Ratios are from one run on the same machine; the load average is
+printed beside them (the 2-core development machine is shared: under load the
+multi-threaded XLA kernels lose more than the single-threaded statsmodels loop).
 
 Run: /work/venv/bin/python benchmarks/fit_groups.py
 """
 
+import os
 import time
 
 import numpy as np
@@ -44,15 +47,16 @@ def statsmodels_loop(model, response):
 
 
 def ours(estimator, response):
-    fit_groups(estimator, df, "g", columns=cols, response=response)  # compile
+    fit_groups(estimator, df, "g", columns=cols, response=response, progress=False)  # compile
     best = np.inf
     for _ in range(3):
         start = time.perf_counter()
-        fit_groups(estimator, df, "g", columns=cols, response=response)
+        fit_groups(estimator, df, "g", columns=cols, response=response, progress=False)
         best = min(best, time.perf_counter() - start)
     return best
 
 
+print(f"load average (1, 5, 15 min): {os.getloadavg()}, cores: {os.cpu_count()}")
 for name, model, estimator, response in [
     ("OLS", sm.OLS, LinearRegression(), "y"),
     ("logistic", sm.Logit, LogisticRegression(), "b"),

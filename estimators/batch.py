@@ -13,13 +13,20 @@ chunks of at most :data:`CHUNK_VALUES` design values (a power-of-two number of
 groups, at least :data:`MIN_LANES`, padded with empty groups), which bounds
 memory and the number of compiles.
 
+The per-group fits are the pure fits of :mod:`estimators.functional_regression`
+(:func:`~estimators.functional_regression.least_squares_lane`,
+:func:`~estimators.functional_regression.newton_lane`) under ``jax.vmap``, in
+batches of a few hundred groups by ``lax.map``.
+
 **Least squares** (:class:`~estimators.regression.LinearRegression`), per group,
 closed form: with an intercept the other columns are centred at their
-weighted means (the centred design :math:`Z = X A^{-1}` is far better
-conditioned), columns are scaled by powers of two (exact), the normal
-equations :math:`Z^\top W Z` are factored by a Cholesky unrolled in jnp ops
-(batched LAPACK on tiny matrices is slow; ``../shared/PERFORMANCE.md`` item
-8) and the solution gets one corrected semi-normal refinement step. Then
+weighted means, columns are scaled by powers of two (exact), the normal
+equations are factored by a Cholesky unrolled in jnp ops and the solution gets
+one corrected semi-normal refinement step. Groups whose estimated error
+exceeds :data:`~estimators.lstsq.DEFAULT_TOL` (nearly collinear columns) are
+refitted by the refined normal equations, and those still above it by the
+estimators' own solver (:func:`~estimators.lstsq.solve_least_squares`: QR
+with refinement in double-double), as the estimator's own rule. Then
 
 .. math::  s^2 = \frac{\sum_i w_i r_i^2}{m_g - p}, \qquad
            \widehat{\mathrm{Cov}}(\hat\beta) = s^2 (X^\top W X)^{-1},
@@ -32,18 +39,24 @@ equations :math:`Z^\top W Z` are factored by a Cholesky unrolled in jnp ops
 :class:`~estimators.glm.PoissonRegression`, or :class:`~estimators.glm.GLM`
 with the binomial/logit or poisson/log model): Newton's method on
 :math:`\sum_i w_i \ell(x_i^\top\beta, y_i)` with the exact Hessian
-:math:`X^\top \mathrm{diag}(w_i \ell''_i) X` (the per-row derivatives by
-autodiff of the family's negative log-likelihood), step halving when the loss
-does not decrease, inside one ``lax.while_loop`` whose lanes stop
-independently once the Newton decrement :math:`g^\top H^{-1} g \le`
-``tol``:sup:`2` (the estimate within ``tol`` standard errors); the step then
-computed is still taken, so the answer is quadratically closer. Covariance
+:math:`X^\top \mathrm{diag}(w_i \ell''_i) X`: plain Newton steps (no loss
+evaluations) until the Newton decrement :math:`g^\top H^{-1} g \le`
+``tol``:sup:`2` (the estimate within ``tol`` standard errors; the step then
+computed is still taken, so the answer is quadratically closer), and step
+halving only for the lanes that did not converge that way. Covariance
 :math:`H^{-1}` (canonical links: observed = expected information,
 dispersion 1), z statistics (t with :math:`\sum w - p` df with ``use_t=True``).
 Groups whose fitted means come within
 :data:`~estimators.separation.SEPARATION_TRIGGER` of the boundary, or that do
 not converge, are checked for perfect separation by the linear program of
 :func:`~estimators.separation.separating_direction`.
+
+**Speed** (10,000 groups of 100 rows; ``benchmarks/fit_groups.py``): the
+group codes come from one pass over the keys (sorted keys need no sort), the
+``columns=`` path converts each column once and checks it with one finite test
+(the full validation of :func:`~estimators.frame.as_design` only when that
+fails, for its messages), groups are gathered straight into padded blocks, and
+the tidy frame is built from numpy blocks in one go.
 
 **Failures** never raise: a group with fewer rows (of positive weight) than
 parameters, a singular design (condition number of the centred, scaled
@@ -57,21 +70,30 @@ silent Python-loop fallback).
 
 from __future__ import annotations
 
-import difflib
 import functools
+from types import SimpleNamespace
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
+from .batch_inputs import Gather, check_column, group_codes, intercept_index, validated_inputs
 from .errors import DataError, SettingsError
-from .families import FAMILIES, LINKS, sigmoid
-from .frame import INTERCEPT, as_design
+from .families import FAMILIES
+from .functional_regression import (
+    CANONICAL,
+    DEFAULT_GLM_MAX_ITER,
+    augmented_gram,
+    least_squares_from_gram,
+    least_squares_lane,
+    newton_lane,
+)
 from .interop import as_pandas
-from .lstsq import condition_number, pow2_at_least
+from .lstsq import DEFAULT_TOL, solve_least_squares
+from .progress import Progress
 from .separation import SEPARATION_TRIGGER, boundary_direction, separating_direction
 from .solve import x64_context
 
@@ -80,11 +102,8 @@ __all__ = ["fit_groups", "group_bucket"]
 CHUNK_VALUES = 1 << 21  # design values per compiled call: 16 MB of float64
 MIN_LANES = 64  # groups per compiled call at least (empty lanes are cheap, compiles are not)
 OLS_BATCH = 128  # groups per lax.map step of the least-squares kernel
+GRAM_BATCH = 512  # groups per lax.map step of the one-pass Gram matrices
 NEWTON_BATCH = 512  # groups per lax.map step of the Newton kernel
-UNROLL_LIMIT = 12  # up to this many parameters the Cholesky is unrolled in jnp ops
-DEFAULT_GLM_MAX_ITER = 100
-MAX_HALVINGS = 30
-COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]
 SUPPORTED = (
     "LinearRegression, LogisticRegression, PoissonRegression, and GLM with "
     "family='binomial' (link 'logit') or family='poisson' (link 'log')"
@@ -114,71 +133,20 @@ def group_bucket(n: int) -> int:
     return -(-n // step) * step
 
 
-# --------------------------------------------------------------------------- small linear algebra
-
-
-def _cholesky_upper(M: jax.Array) -> jax.Array:
-    """Upper R with M = R^T R; unrolled in scalar jnp ops for small p (vmapped: vector ops).
-    A non-positive pivot gives NaN, which the rank test then reports as singular."""
-    p = M.shape[-1]
-    if p > UNROLL_LIMIT:
-        return jnp.linalg.cholesky(M).T
-    L = [[None] * p for _ in range(p)]
-    for j in range(p):
-        s = M[j, j] - sum((L[j][k] ** 2 for k in range(j)), start=jnp.zeros(()))
-        L[j][j] = jnp.sqrt(s)
-        for i in range(j + 1, p):
-            t = M[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), start=jnp.zeros(()))
-            L[i][j] = t / L[j][j]
-    zero = jnp.zeros_like(M[0, 0])
-    return jnp.stack(
-        [jnp.stack([L[j][i] if j >= i else zero for j in range(p)]) for i in range(p)]
-    )
-
-
-def _upper_inverse(R: jax.Array) -> jax.Array:
-    """R^{-1} of an upper-triangular R by back substitution (unrolled for small p)."""
-    p = R.shape[-1]
-    if p > UNROLL_LIMIT:
-        return jax.scipy.linalg.solve_triangular(R, jnp.eye(p), lower=False)
-    inv = [[jnp.zeros_like(R[0, 0])] * p for _ in range(p)]
-    for j in range(p):
-        inv[j][j] = 1.0 / R[j, j]
-        for i in range(j - 1, -1, -1):
-            t = sum((R[i, k] * inv[k][j] for k in range(i + 1, j + 1)), start=jnp.zeros(()))
-            inv[i][j] = -t / R[i, i]
-    return jnp.stack([jnp.stack(row) for row in inv])
-
-
-def _factor(G: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Scales d (powers of two), R^{-1} of the scaled G / (d d^T), and its condition number."""
-    d = pow2_at_least(jnp.sqrt(jnp.abs(jnp.diag(G))))
-    R = _cholesky_upper(G / jnp.outer(d, d))
-    Rinv = _upper_inverse(R)
-    return d, R, Rinv, condition_number(R, Rinv)
-
-
-def _shift_matrix(shift: jax.Array, intercept: int | None, p: int) -> jax.Array:
-    """T with beta = T gamma, gamma the coefficients on the centred columns Z = X - 1 shift^T:
-    X beta = Z gamma gives beta_j = gamma_j (j != c) and beta_c = gamma_c - shift . gamma."""
-    T = jnp.eye(p)
-    if intercept is None:
-        return T
-    return T.at[intercept].add(-shift)
+def _buckets(sizes: np.ndarray) -> np.ndarray:
+    """:func:`group_bucket` of every size, vectorised (10,000 groups: no Python loop)."""
+    sizes = np.maximum(np.asarray(sizes, dtype=np.int64), 1)
+    bits = np.ceil(np.log2(sizes)).astype(np.int64)  # exact for int sizes < 2^52
+    bits = np.where((1 << bits) < sizes, bits + 1, bits)  # guard the float log
+    small = 1 << bits
+    step = 1 << np.maximum(bits - 2, 0)
+    return np.where(sizes <= 64, small, -(-sizes // step) * step)
 
 
 # --------------------------------------------------------------------------- kernels
 
 
-def _centre(X, w, intercept):
-    """The weighted column means to subtract (0 for the intercept column or without one)."""
-    if intercept is None:
-        return jnp.zeros(X.shape[1])
-    mean = (w @ X) / jnp.sum(w)
-    return mean.at[intercept].set(0.0)
-
-
-def _in_batches(fn, size, X, y, w):
+def _in_batches(fn, size, *arrays):
     """``fn`` (vmapped over axis 0) on batches of ``size`` groups by ``lax.map``.
 
     A batch's design stays in cache, and XLA:CPU's batched products of tiny
@@ -186,126 +154,44 @@ def _in_batches(fn, size, X, y, w):
     thousands (10,000 groups x 128 rows x 6: 0.10 s as one vmap, 0.05 s in
     batches of 128; Newton 1.0 s vs 0.4 s in batches of 512).
     """
-    G = X.shape[0]
+    G = arrays[0].shape[0]
     size = min(size, G)
     if G % size:
-        return jax.vmap(fn)(X, y, w)
+        return jax.vmap(fn)(*arrays)
     split = lambda a: a.reshape((G // size, size) + a.shape[1:])  # noqa: E731
-    out = jax.lax.map(lambda a: jax.vmap(fn)(*a), (split(X), split(y), split(w)))
+    out = jax.lax.map(lambda a: jax.vmap(fn)(*a), tuple(split(a) for a in arrays))
     return jax.tree.map(lambda o: o.reshape((G,) + o.shape[2:]), out)
 
 
-@functools.partial(jax.jit, static_argnames=("intercept",))
-def _least_squares_lanes(X, y, w, *, intercept):
-    """Closed-form weighted least squares for every group (axis 0): coef, cov / s^2, rss, kappa."""
-
-    def one(X, y, w):
-        p = X.shape[1]
-        shift = _centre(X, w, intercept)
-        Z = X - shift
-        ybar = 0.0 if intercept is None else (w @ y) / jnp.sum(w)
-        yc = y - ybar
-        d, _, Rinv, kappa = _factor(jnp.einsum("ni,nj->ij", Z * w[:, None], Z))
-        sy = pow2_at_least(jnp.sqrt(w @ (yc * yc)))
-        A, b = Z / d, yc / sy
-        solve = lambda v: Rinv @ (v @ Rinv)  # noqa: E731  (R^T R)^{-1} v
-        x = solve((w * b) @ A)
-        x = x + solve((w * (b - A @ x)) @ A)  # corrected semi-normal step
-        r = b - A @ x
-        gamma = x * sy / d
-        T = _shift_matrix(shift, intercept, p)
-        coef = T @ gamma
-        if intercept is not None:
-            coef = coef.at[intercept].add(ybar)
-        inner = (Rinv @ Rinv.T) / jnp.outer(d, d)
-        return coef, T @ inner @ T.T, (w @ (r * r)) * sy**2, kappa
-
-    return _in_batches(one, OLS_BATCH, X, y, w)
+def _split(block):
+    """A group's (length, p + 2) rows as X, y, w."""
+    return block[:, :-2], block[:, -2], block[:, -1]
 
 
-def _canonical_derivatives(link):
-    r"""Per-row :math:`\ell'(\eta) = \mu - y` and :math:`\ell''(\eta) = V(\mu)`, canonical link.
-
-    For logit (:math:`V = \mu(1-\mu)`) and log (:math:`V = \mu`) in closed
-    form: a second autodiff through the custom JVP of ``softplus`` costs about
-    twice as much per Newton iteration and gives the same values.
-    """
-    if link.name == "logit":
-        return (lambda eta, y: sigmoid(eta) - y), (lambda eta, y: sigmoid(eta) * sigmoid(-eta))
-    return (lambda eta, y: jnp.exp(eta) - y), (lambda eta, y: jnp.exp(eta))
+@functools.partial(jax.jit, static_argnames=("intercept", "path"))
+def _least_squares_lanes(blocks, *, intercept, path):
+    """The least-squares lanes of every group (axis 0) by ``path``: "gram" (one pass
+    for the augmented Gram matrices in batches, then the small algebra vectorised over
+    all lanes at once), "refined" (normal equations + a semi-normal step) or "qr"."""
+    if path == "gram":
+        gram = _in_batches(lambda b: augmented_gram(b[:, :-1], b[:, -1]), GRAM_BATCH, blocks)
+        nobs = jnp.sum(blocks[..., -1] > 0, axis=1).astype(blocks.dtype)
+        return jax.vmap(lambda S, m: least_squares_from_gram(S, m, intercept=intercept))(
+            gram, nobs
+        )
+    lane = least_squares_lane
+    return _in_batches(lambda b: lane(*_split(b), intercept=intercept), OLS_BATCH, blocks)
 
 
 @functools.partial(jax.jit, static_argnames=("family", "link", "intercept"))
-def _newton_lanes(X, y, w, tol, max_iter, *, family, link, intercept):
-    """Newton's method for every group (axis 0): coef, cov, n_iter, status, kappa, boundary gap.
+def _newton_lanes(blocks, tol, max_iter, *, family, link, intercept):
+    """The Newton lanes of every group (axis 0)."""
 
-    status: 0 converged, 1 max_iter, 2 non-finite.
-    """
-    fam, lnk = FAMILIES[family], LINKS[link]
-    row_nll = lambda eta, y: fam.nll(eta, y, 0.0, lnk)  # noqa: E731
-    d1, d2 = _canonical_derivatives(lnk)
+    def one(block):
+        X, y, w = _split(block)
+        return newton_lane(X, y, w, tol, max_iter, family=family, link=link, intercept=intercept)
 
-    def one(X, y, w):
-        p = X.shape[1]
-        used = w > 0
-        # Centred columns (as least squares): a regressor with a large offset would
-        # otherwise make the Hessian ill-conditioned and cost digits in the solve.
-        shift = _centre(X, w, intercept)
-        Z = X - shift
-        c = pow2_at_least(jnp.max(jnp.where(used[:, None], jnp.abs(Z), 0.0), axis=0))
-        A = Z / c
-        loss = lambda b: jnp.sum(jnp.where(used, w * row_nll(A @ b, y), 0.0))  # noqa: E731
-        b0 = jnp.zeros(p)
-        if intercept is not None:
-            ybar = jnp.clip(
-                (w @ y) / jnp.sum(w), 1e-3, 1 - 1e-3 if family == "binomial" else 1e300
-            )
-            start = jnp.log(ybar) - (jnp.log1p(-ybar) if family == "binomial" else 0.0)
-            b0 = b0.at[intercept].set(start * c[intercept])  # the intercept-only fit
-
-        def derivatives(b):
-            eta = A @ b
-            g = jnp.where(used, w * d1(eta, y), 0.0) @ A
-            h = jnp.where(used, w * d2(eta, y), 0.0)
-            return g, jnp.einsum("ni,nj->ij", A * h[:, None], A)
-
-        def body(state):
-            b, k, _, _ = state
-            g, H = derivatives(b)
-            d, _, Rinv, _ = _factor(H)
-            step = -((Rinv @ ((g / d) @ Rinv)) / d)
-            decrement = -(g @ step)
-            f0 = loss(b)
-
-            def shorter(t):
-                return t * 0.5
-
-            def too_high(t):
-                return (loss(b + t * step) > f0 + 1e-12 * jnp.abs(f0)) & (t > 2.0**-MAX_HALVINGS)
-
-            t = jax.lax.while_loop(too_high, shorter, jnp.ones(()))
-            b_new = b + t * step
-            finite = jnp.all(jnp.isfinite(b_new)) & jnp.isfinite(decrement)
-            status = jnp.where(
-                ~finite, 2, jnp.where(decrement <= tol**2, 0, jnp.where(k + 1 >= max_iter, 1, -1))
-            )
-            return b_new, k + 1, status, decrement
-
-        start = (b0, jnp.zeros((), jnp.int32), jnp.full((), -1), jnp.full((), jnp.inf))
-        b, k, status, _ = jax.lax.while_loop(lambda s: s[2] < 0, body, start)
-        _, H = derivatives(b)
-        d, _, Rinv, kappa = _factor(H)
-        T = _shift_matrix(shift, intercept, p)
-        inner = T @ ((Rinv @ Rinv.T) / jnp.outer(d * c, d * c)) @ T.T
-        mu = lnk.mean(A @ b)
-        if fam.boundary == "both":
-            gap = jnp.where(y == 1, 1 - mu, jnp.where(y == 0, mu, jnp.inf))
-        else:
-            gap = jnp.where(y == 0, mu, jnp.inf)
-        gap = jnp.min(jnp.where(used, gap, jnp.inf))
-        return T @ (b / c), inner, k, status, kappa, gap
-
-    return _in_batches(one, NEWTON_BATCH, X, y, w)
+    return _in_batches(one, NEWTON_BATCH, blocks)
 
 
 # --------------------------------------------------------------------------- the model
@@ -320,7 +206,7 @@ def _model(estimator: Any) -> tuple[str, str | None, str | None]:
         return "ols", None, None
     if isinstance(estimator, GLM):
         family, link = estimator._model()
-        if (family.name, link.name) in {("binomial", "logit"), ("poisson", "log")}:
+        if (family.name, link.name) in CANONICAL:
             return "glm", family.name, link.name
         raise SettingsError(
             f"fit_groups does not support GLM with family={family.name!r}, link={link.name!r}; "
@@ -332,63 +218,13 @@ def _model(estimator: Any) -> tuple[str, str | None, str | None]:
     )
 
 
-def _check_estimator(estimator: Any, kind: str) -> None:
+def _check_estimator(estimator: Any) -> None:
     estimator._check_settings()
     if getattr(estimator, "cov_type", "nonrobust") != "nonrobust":
         raise SettingsError(
             f"fit_groups computes the nonrobust covariance only, got cov_type="
             f"{estimator.cov_type!r}; fit robust covariances group by group"
         )
-
-
-def _column(data: pd.DataFrame, name: Any, argument: str) -> None:
-    if name not in data.columns:
-        close = difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=3)
-        hint = f"; did you mean {close}?" if close else ""
-        raise DataError(
-            f"{argument}={name!r} is not a column of the data{hint} "
-            f"(columns: {list(data.columns)[:20]})"
-        )
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def _inputs(estimator, data, formula, columns, response, sample_weight, keys):
-    """The validated Design (missing policy applied) and the group keys of its rows."""
-    weights = None if sample_weight is None else data[sample_weight]
-    if formula is not None:
-        if columns is not None or response is not None:
-            raise SettingsError("give either formula= or columns= and response=, not both")
-        from .formula import formula_rows
-
-        expanded = formula_rows(data, formula, missing=estimator.missing)
-        if expanded.offset is not None:
-            raise SettingsError(f"fit_groups does not support offset() terms ({formula!r})")
-        rows = expanded.rows
-        X, y, fit_intercept = expanded.X, expanded.y, False
-    else:
-        if columns is None or response is None:
-            raise SettingsError("give formula=, or columns= (a list of names) and response=")
-        columns = [columns] if isinstance(columns, str) else list(columns)
-        for name in columns:
-            _column(data, name, "columns")
-        _column(data, response, "response")
-        rows = np.arange(len(data))
-        X, y = data[columns], data[response]
-        fit_intercept = bool(estimator.fit_intercept)
-    w = None if weights is None else weights.iloc[rows].set_axis(X.index)
-    design = as_design(
-        X,
-        y,
-        sample_weight=w,
-        missing=estimator.missing,
-        fit_intercept=fit_intercept,
-        check_rows=False,
-    )
-    if design.keep is not None:
-        rows = rows[design.keep]
-    return design, keys.iloc[rows].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- driver
@@ -404,6 +240,7 @@ def fit_groups(
     response: str | None = None,
     sample_weight: str | None = None,
     alpha: float = 0.05,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """Fit ``estimator`` to every group of ``data`` (rows sharing the values of ``by``).
 
@@ -414,7 +251,9 @@ def fit_groups(
     applies to the whole frame, and rows with a missing key are left out (as
     ``DataFrame.groupby``). ``sample_weight`` names a column of weights
     (precision weights for least squares, frequency weights for GLMs, as the
-    estimators). See the module docstring for the maths and the buckets.
+    estimators). ``progress``: a bar over the groups (None: only once the
+    work has run 2 s; True: at once; False: never). See the module docstring
+    for the maths and the buckets.
 
     Returns a tidy DataFrame, one row per group and term, groups in sorted key
     order: the key column(s), ``term``, ``estimate``, ``std_error``,
@@ -431,7 +270,7 @@ def fit_groups(
     ([['a', 'Intercept'], ['a', 'x'], ['b', 'Intercept'], ['b', 'x']], [1.0, 2.0, 1.916667, 0.25])
     """
     kind, family, link = _model(estimator)
-    _check_estimator(estimator, kind)
+    _check_estimator(estimator)
     if not 0 < alpha < 1:
         raise SettingsError(f"alpha must be in (0, 1), got {alpha!r}")
     data = as_pandas(data)
@@ -441,99 +280,153 @@ def fit_groups(
     if not by:
         raise SettingsError("by must name at least one column")
     for name in by:
-        _column(data, name, "by")
+        check_column(data, name, "by")
     if sample_weight is not None:
-        _column(data, sample_weight, "sample_weight")
-    missing_key = data[by].isna().any(axis=1).to_numpy()
+        check_column(data, sample_weight, "sample_weight")
+    missing_key = np.zeros(len(data), dtype=bool)
+    for name in by:
+        missing_key |= data[name].isna().to_numpy()
     if missing_key.all():
         raise DataError(f"the group keys {by} are missing in all {len(data)} rows")
     data = data.loc[~missing_key] if missing_key.any() else data
-    design, keys = _inputs(estimator, data, formula, columns, response, sample_weight, data[by])
+    inputs = validated_inputs(estimator, data, formula, columns, response, sample_weight)
     if kind == "glm":
-        estimator._check_response(design)
-    codes = keys.groupby(by, sort=True, dropna=True).ngroup().to_numpy()
-    n_groups = int(codes.max()) + 1
-    first = np.full(n_groups, -1)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]
-    group_keys = keys.iloc[first].reset_index(drop=True)
-    out = _fit_all(estimator, kind, family, link, design, codes, n_groups)
-    return _tidy(out, design.names, group_keys, by, alpha, kind, estimator)
+        estimator._check_response(SimpleNamespace(y=inputs.y, response=inputs.response,
+                                                  index=inputs.index))  # fmt: skip
+    keys = data[by] if inputs.rows is None else data[by].iloc[inputs.rows]
+    codes, group_keys = group_codes(keys, by)
+    out = _fit_all(estimator, kind, family, link, inputs, codes, len(group_keys), progress)
+    return _tidy(out, inputs.names, group_keys, by, alpha, kind, estimator)
 
 
-def _fit_all(estimator, kind, family, link, design, codes, n_groups) -> dict[str, np.ndarray]:
+def _fit_all(estimator, kind, family, link, inputs, codes, n_groups, progress):
     """Per group: coef, cov, n_obs, df, converged, note; bucket by bucket, chunk by chunk."""
-    X, y, w = design.X, design.y, design.weights
-    p = X.shape[1]
-    intercept = _intercept_index(X, design.names)
-    order = np.argsort(codes, kind="stable")
+    p = len(inputs.cols)
+    intercept = intercept_index(inputs.cols, inputs.names)
+    w = inputs.w
+    # Sorted keys (codes non-decreasing) need no sort: the groups are runs already.
+    monotonic = bool(np.all(codes[1:] >= codes[:-1]))
+    order = None if monotonic else np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    n_obs = np.bincount(codes, weights=(w > 0).astype(float), minlength=n_groups).astype(int)
+    positive = None if w is None else (w > 0)
+    n_obs = sizes if w is None else np.bincount(codes, weights=positive, minlength=n_groups)
+    n_obs = n_obs.astype(int)
     coef = np.full((n_groups, p), np.nan)
     cov = np.full((n_groups, p, p), np.nan)
     status = np.zeros(n_groups, int)
-    extra = {"kappa": np.full(n_groups, np.nan), "rss": np.full(n_groups, np.nan)}
-    extra["gap"] = np.full(n_groups, np.inf)
-    buckets = np.array([group_bucket(int(s)) for s in sizes])
-    for length in np.unique(buckets):
-        members = np.flatnonzero(buckets == length)
-        chunk = max(1, 1 << int(np.log2(max(1, CHUNK_VALUES // (length * p)))))
-        for lo in range(0, len(members), chunk):
-            groups = members[lo : lo + chunk]
-            # a power of two (at least MIN_LANES) of lanes: few shapes, few compiles
-            lanes = min(chunk, max(MIN_LANES, 1 << max(len(groups) - 1, 0).bit_length()))
-            Xb, yb, wb = _padded(X, y, w, order, starts, sizes, groups, length, lanes)
-            res = _run(estimator, kind, family, link, intercept, Xb, yb, wb)
-            k = len(groups)
-            coef[groups], cov[groups] = res["coef"][:k], res["cov"][:k]
-            status[groups] = res["status"][:k]
-            for key in ("kappa", "rss", "gap"):
-                if key in res:
-                    extra[key][groups] = res[key][:k]
-    return _judge(kind, family, design, order, starts, sizes, coef, cov, status, n_obs, extra)
+    extra = {
+        "kappa": np.full(n_groups, np.nan),
+        "rss": np.full(n_groups, np.nan),
+        "error": np.zeros(n_groups),
+        "gap": np.full(n_groups, np.inf),
+        # GLM degrees of freedom count frequency weights: sum w - p per group
+        "wsum": sizes.astype(float) if w is None else np.bincount(codes, w, minlength=n_groups),
+    }
+    buckets = _buckets(sizes)
+    bar = Progress(progress, "fit_groups", total=n_groups, unit="groups")
+    gather = Gather(inputs, order, starts, sizes)
+    arrays = (coef, cov, status, extra)
 
+    def fit(groups_of_lengths, path, update):
+        # Dispatch a chunk, then fetch the one before: the next chunk's gather (numpy)
+        # runs while XLA computes the previous one (JAX dispatches asynchronously).
+        pending = None
+        for length, members in groups_of_lengths:
+            for groups, lanes in _chunks(members, int(length), p):
+                block = gather(groups, length, lanes)
+                running = (
+                    groups,
+                    _dispatch(estimator, kind, family, link, intercept, block, path),
+                )
+                if pending is not None:
+                    _store(_fetch(pending[1]), pending[0], *arrays)
+                    update(len(pending[0]))
+                pending = running
+        if pending is not None:
+            _store(_fetch(pending[1]), pending[0], *arrays)
+            update(len(pending[0]))
 
-def _intercept_index(X: np.ndarray, names: list[str]) -> int | None:
-    """The intercept column (named, or any column of ones) to centre the others about."""
-    if INTERCEPT in names:
-        return names.index(INTERCEPT)
-    ones = np.flatnonzero(np.all(X == 1.0, axis=0))
-    return int(ones[0]) if len(ones) else None
-
-
-def _padded(X, y, w, order, starts, sizes, groups, length, lanes):
-    """(lanes, length, p) arrays of the groups' rows, zero-weight padded (rows and lanes).
-
-    One gather per array: padding slots point at row 0 (any finite row does)
-    and get weight 0, which drops them from every sum; cheaper than filling
-    zeros and scattering (0.05 s vs 0.16 s for 10,000 groups x 128 x 6).
-    """
-    n = sizes[groups]
-    pos = np.arange(length)
-    valid = np.zeros((lanes, length), dtype=bool)
-    valid[: len(groups)] = pos < n[:, None]
-    index = np.zeros((lanes, length), dtype=np.intp)
-    index[: len(groups)] = np.where(valid[: len(groups)], starts[groups][:, None] + pos, 0)
-    rows = order[index]
-    return X[rows], y[rows], np.where(valid, w[rows], 0.0)
-
-
-def _run(estimator, kind, family, link, intercept, Xb, yb, wb) -> dict[str, np.ndarray]:
-    with x64_context("float64"):
+    try:
+        lengths = np.unique(buckets)
+        fit([(n, np.flatnonzero(buckets == n)) for n in lengths], "gram", bar.update)
+        # Groups the one-pass screen cannot vouch for (a column far from zero relative
+        # to its spread, nearly collinear columns): refined normal equations, then QR,
+        # each where the estimated error still exceeds lstsq's tolerance (its own rule).
         if kind == "ols":
-            coef, cov, rss, kappa = _least_squares_lanes(Xb, yb, wb, intercept=intercept)
-            out = dict(coef=coef, cov=cov, rss=rss, kappa=kappa, status=jnp.zeros(len(Xb)))
+            redo = np.flatnonzero((extra["error"] > DEFAULT_TOL) & (n_obs >= p))
+            todo = [(n, redo[buckets[redo] == n]) for n in np.unique(buckets[redo])]
+            fit(todo, "refined", lambda k: None)
+            redo = np.flatnonzero((extra["error"] > DEFAULT_TOL) & (n_obs >= p))
+            _refit_exactly(redo, inputs, gather, coef, cov, extra)
+    finally:
+        bar.close()
+    return _judge(kind, family, inputs, gather, coef, cov, status, n_obs, extra)
+
+
+def _chunks(members: np.ndarray, length: int, p: int):
+    """(groups, lanes) per compiled call: at most CHUNK_VALUES design values, and a
+    power of two (at least MIN_LANES) of lanes: few shapes, few compiles."""
+    chunk = max(1, 1 << int(np.log2(max(1, CHUNK_VALUES // (length * p)))))
+    for lo in range(0, len(members), chunk):
+        groups = members[lo : lo + chunk]
+        yield groups, min(chunk, max(MIN_LANES, 1 << max(len(groups) - 1, 0).bit_length()))
+
+
+def _store(res, groups, coef, cov, status, extra) -> None:
+    k = len(groups)
+    coef[groups], cov[groups] = res["coef"][:k], res["cov"][:k]
+    status[groups] = res["status"][:k]
+    for key in extra:
+        if key in res:
+            extra[key][groups] = res[key][:k]
+
+
+def _refit_exactly(groups, inputs, gather, coef, cov, extra) -> None:
+    """Groups whose refined normal equations still cannot vouch for their accuracy
+    (nearly collinear columns): the estimators' own solver,
+    :func:`~estimators.lstsq.solve_least_squares` (QR with refinement in
+    double-double), group by group; such groups are rare, and batched LAPACK QR
+    on tiny matrices would be slow anyway."""
+    for g in groups:
+        rows = gather.rows(g)
+        X = np.column_stack([np.ones(len(rows)) if c is None else c[rows] for c in inputs.cols])
+        w = np.ones(len(rows)) if inputs.w is None else inputs.w[rows]
+        out = solve_least_squares(X, inputs.y[rows], w)
+        coef[g] = out.coef
+        cov[g] = (out.r_inverse @ out.r_inverse.T) / np.outer(out.scales, out.scales)
+        extra["rss"][g], extra["kappa"][g] = out.rss * out.y_scale**2, out.kappa
+        extra["error"][g] = 0.0
+
+
+def _dispatch(estimator, kind, family, link, intercept, block, path="gram") -> dict:
+    """Start the kernel on one chunk; the device arrays of its results (not waited for)."""
+    with x64_context("float64"):
+        block = jax.device_put(block)  # C-contiguous float64: zero-copy on CPU
+        if kind == "ols":
+            lane = _least_squares_lanes(block, intercept=intercept, path=path)
+            out = dict(coef=lane.coef, cov=lane.inner, rss=lane.rss, kappa=lane.kappa,
+                       error=lane.error)  # fmt: skip
         else:
             max_iter = DEFAULT_GLM_MAX_ITER if estimator.max_iter is None else estimator.max_iter
-            coef, cov, _, status, kappa, gap = _newton_lanes(
-                Xb, yb, wb, float(estimator.tol), int(max_iter),
+            lane = _newton_lanes(
+                block, float(estimator.tol), int(max_iter),
                 family=family, link=link, intercept=intercept,
             )  # fmt: skip
-            out = dict(coef=coef, cov=cov, status=status, kappa=kappa, gap=gap)
-        return {k: np.asarray(v) for k, v in jax.device_get(out).items()}
+            out = dict(coef=lane.coef, cov=lane.cov, status=lane.status, kappa=lane.kappa,
+                       gap=lane.gap)  # fmt: skip
+    return out
 
 
-def _judge(kind, family, design, order, starts, sizes, coef, cov, status, n_obs, extra):
+def _fetch(out: dict) -> dict[str, np.ndarray]:
+    """Wait for a chunk's results and bring them to numpy."""
+    with x64_context("float64"):
+        out = {k: np.asarray(v) for k, v in jax.device_get(out).items()}
+    out.setdefault("status", np.zeros(len(out["coef"]), int))
+    return out
+
+
+def _judge(kind, family, inputs, gather, coef, cov, status, n_obs, extra):
     """Flag failed groups (NaN estimates and a note) and scale the covariance."""
     p = coef.shape[1]
     note = np.full(len(coef), "", dtype=object)
@@ -546,14 +439,19 @@ def _judge(kind, family, design, order, starts, sizes, coef, cov, status, n_obs,
         cov = cov * s2[:, None, None]
         note[df == 0] = NOTE_NO_DF
     else:
-        df = np.add.reduceat(design.weights[order], starts) - p if len(order) else np.array([])
+        w = inputs.w
+        df = extra["wsum"] - p
         note[status == 1] = NOTE_NOT_CONVERGED
         note[status == 2] = NOTE_NONFINITE
         suspect = (status != 0) | (extra["gap"] < SEPARATION_TRIGGER)
         for g in np.flatnonzero(suspect & (n_obs >= p)):
-            rows = order[starts[g] : starts[g] + sizes[g]]
-            direction = boundary_direction(FAMILIES[family], design.y[rows])
-            if separating_direction(design.X[rows], direction, design.weights[rows]) is not None:
+            rows = gather.rows(g)
+            X = np.column_stack(
+                [np.ones(len(rows)) if c is None else c[rows] for c in inputs.cols]
+            )
+            weights = np.ones(len(rows)) if w is None else w[rows]
+            direction = boundary_direction(FAMILIES[family], inputs.y[rows])
+            if separating_direction(X, direction, weights) is not None:
                 note[g] = NOTE_SEPARATED
     note[(note == "") & singular & (n_obs >= p)] = NOTE_SINGULAR
     note[n_obs < p] = NOTE_FEW_ROWS
@@ -562,7 +460,14 @@ def _judge(kind, family, design, order, starts, sizes, coef, cov, status, n_obs,
     return dict(coef=coef, cov=cov, n_obs=n_obs, df=df, converged=~failed, note=note)
 
 
+def _t_sf(statistic: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided t tail probabilities, 2 P(T_df > |t|) (scipy's stdtr, without the
+    overhead of scipy.stats' argument handling: the same function and values)."""
+    return 2.0 * special.stdtr(df, -np.abs(statistic))
+
+
 def _tidy(out, names, group_keys, by, alpha, kind, estimator) -> pd.DataFrame:
+    """The tidy frame, built from numpy blocks in one go (no per-group Python)."""
     n_groups, p = out["coef"].shape
     estimate = out["coef"].ravel()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -576,22 +481,25 @@ def _tidy(out, names, group_keys, by, alpha, kind, estimator) -> pd.DataFrame:
             df = np.where(df > 0, df, np.nan)
         levels, where = np.unique(df, return_inverse=True)  # one ppf per distinct df
         quantile = stats.t.ppf(1 - alpha / 2, levels)[where]
-        p_value = 2 * stats.t.sf(np.abs(statistic), df)
+        p_value = _t_sf(statistic, df)
     else:
-        p_value, quantile = 2 * stats.norm.sf(np.abs(statistic)), stats.norm.ppf(1 - alpha / 2)
-    frame = group_keys.loc[np.repeat(np.arange(n_groups), p)].reset_index(drop=True)
-    columns = {
-        "term": np.tile(np.asarray(names, dtype=object), n_groups),
-        "estimate": estimate,
-        "std_error": se,
-        "statistic": statistic,
-        "p_value": p_value,
-        "ci_lower": estimate - quantile * se,
-        "ci_upper": estimate + quantile * se,
-        "n_obs": np.repeat(out["n_obs"], p),
-        "converged": np.repeat(out["converged"], p),
-        "note": np.repeat(out["note"], p),
-    }
-    for name, values in columns.items():
-        frame[name] = values
-    return frame
+        p_value = 2 * special.ndtr(-np.abs(statistic))
+        quantile = stats.norm.ppf(1 - alpha / 2)
+    each = np.repeat(np.arange(n_groups), p)
+    columns = {name: group_keys[name].array.take(each) for name in by}
+    notes, note_codes = np.unique(out["note"].astype(str), return_inverse=True)
+    columns.update(
+        term=pd.array(np.asarray(names, dtype=object), dtype="str").take(
+            np.tile(np.arange(p), n_groups)
+        ),
+        estimate=estimate,
+        std_error=se,
+        statistic=statistic,
+        p_value=p_value,
+        ci_lower=estimate - quantile * se,
+        ci_upper=estimate + quantile * se,
+        n_obs=np.repeat(out["n_obs"], p),
+        converged=np.repeat(out["converged"], p),
+        note=pd.array(notes.astype(object), dtype="str").take(np.repeat(note_codes, p)),
+    )
+    return pd.DataFrame(columns)

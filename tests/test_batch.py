@@ -172,3 +172,83 @@ def test_bad_input_is_a_clear_error():
         fit_groups(LogisticRegression(), df, "g", columns=["x1"], response="y")
     with pytest.raises(SettingsError, match="give formula=, or columns="):
         fit_groups(LinearRegression(), df, "g")
+
+
+def test_one_pass_screen_equals_per_group_fits_and_row_order_does_not_matter():
+    """Centred columns take the one-pass Gram path (columns=, no offset): it equals the
+    per-group fits to 1e-10; shuffled rows (the sorting path) give the same frame."""
+    df = grouped_data(seed=6, n_groups=6)
+    df["x1"] = df["x1"] - 1000.0  # exact (Sterbenz): a column near zero, as most data
+    fit = dict(columns=["x1", "x2"], response="y", sample_weight="w")
+    out = fit_groups(LinearRegression(), df, "g", **fit)
+    for key, sub in df.groupby("g"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = LinearRegression().fit(sub[["x1", "x2"]], sub["y"], sub["w"]).summary()
+        mine = out[out.g == key].set_index("term")
+        for column in COLUMNS:
+            np.testing.assert_allclose(mine[column], expected[column], rtol=1e-10, atol=0)
+    shuffled = df.sample(frac=1.0, random_state=0)
+    again = fit_groups(LinearRegression(), shuffled, "g", **fit)
+    pd.testing.assert_frame_equal(again, out, check_exact=False, rtol=1e-12)
+
+
+def test_weighted_logistic_equals_per_group_fits():
+    df = grouped_data(seed=7, n_groups=4, low=40, high=60)
+    df["x1"] = df["x1"] - 1000.0
+    df["n"] = np.random.default_rng(7).integers(1, 4, len(df)).astype(float)
+    out = fit_groups(LogisticRegression(), df, "g", columns=["x1", "x2"], response="b",
+                     sample_weight="n")  # fmt: skip
+    for key, sub in df.groupby("g"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = (
+                LogisticRegression(tol=1e-12).fit(sub[["x1", "x2"]], sub["b"], sub["n"]).summary()
+            )
+        mine = out[out.g == key].set_index("term")
+        assert (mine["n_obs"] == len(sub)).all()
+        for column in COLUMNS:
+            np.testing.assert_allclose(mine[column], expected[column], rtol=1e-8, atol=0)
+
+
+def test_missing_values_raise_naming_the_column_or_are_dropped():
+    df = grouped_data(seed=8, n_groups=3, low=30, high=40)
+    df.loc[df.index[[2, 5, 9]], "x2"] = np.nan
+    with pytest.raises(DataError, match=r"3 of \d+ rows have missing.*'x2': 3 row"):
+        fit_groups(LinearRegression(), df, "g", columns=["x1", "x2"], response="y")
+    df.loc[df.index[4], "x1"] = np.inf
+    with pytest.raises(DataError, match="infinite values in 'x1'"):
+        fit_groups(LinearRegression(), df, "g", columns=["x1", "x2"], response="y")
+    df.loc[df.index[4], "x1"] = 1000.0
+    out = fit_groups(LinearRegression(missing="drop"), df, "g", columns=["x1", "x2"], response="y")
+    kept = df.dropna(subset=["x2"])
+    expected = fit_groups(LinearRegression(), kept, "g", columns=["x1", "x2"], response="y")
+    pd.testing.assert_frame_equal(out, expected)
+    assert out.groupby("g")["n_obs"].first().sum() == len(kept)
+
+
+def test_progress_bar_only_when_asked(capsys):
+    df = grouped_data(seed=9, n_groups=3)
+    fit_groups(LinearRegression(), df, "g", columns=["x2"], response="y", progress=False)
+    assert capsys.readouterr().err == ""
+    fit_groups(LinearRegression(), df, "g", columns=["x2"], response="y", progress=True)
+    err = capsys.readouterr().err
+    assert "fit_groups" in err and "groups" in err
+
+
+def test_nearly_collinear_group_is_refitted_accurately():
+    """A group whose columns are nearly collinear (condition number about 1e6) fails the
+    one-pass screen and the refined normal equations' error test, and is refitted by QR
+    (as LinearRegression itself): it equals the per-group fit; the others are untouched."""
+    df = grouped_data(seed=10, n_groups=3, low=40, high=50)
+    df["x1"] = df["x1"] - 1000.0
+    first = df.g == df.g.min()
+    noise = np.random.default_rng(10).normal(size=first.sum())
+    df.loc[first, "x2"] = df.loc[first, "x1"] + 1e-6 * noise
+    out = fit_groups(LinearRegression(), df, "g", columns=["x1", "x2"], response="y")
+    assert out["converged"].all()
+    for key, sub in df.groupby("g"):
+        expected = reference(LinearRegression(), sub, X=sub[["x1", "x2"]], y=sub["y"])
+        mine = out[out.g == key].set_index("term")
+        for column in COLUMNS:
+            np.testing.assert_allclose(mine[column], expected[column], rtol=1e-8, atol=0)

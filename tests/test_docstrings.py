@@ -9,6 +9,8 @@ MODULES = [
     "estimators",
     "estimators.autodiff",
     "estimators.inference",
+    "estimators.functional_regression",
+    "estimators.implicit",
     "estimators.losses",
     "estimators.numerics",
     "estimators.order_statistics",

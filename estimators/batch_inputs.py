@@ -1,0 +1,192 @@
+"""Inputs of :func:`estimators.batch.fit_groups`: validation, group codes, padded blocks.
+
+The ``columns=`` path converts each column once and checks it with one finite
+test; only when that fails (missing or infinite values, other dtypes, bad
+weights) does :func:`~estimators.frame.as_design` run, for its full messages
+(column names and row counts) and the ``missing`` policy. Group codes come from
+one comparison pass when the key is sorted, else ``groupby(...).ngroup()``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, SettingsError
+from .frame import INTERCEPT, aligned_empty, as_design
+
+__all__ = [
+    "Gather",
+    "Inputs",
+    "check_column",
+    "group_codes",
+    "intercept_index",
+    "validated_inputs",
+]
+
+
+def check_column(data: pd.DataFrame, name: Any, argument: str) -> None:
+    if name not in data.columns:
+        close = difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=3)
+        hint = f"; did you mean {close}?" if close else ""
+        raise DataError(
+            f"{argument}={name!r} is not a column of the data{hint} "
+            f"(columns: {list(data.columns)[:20]})"
+        )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+class Inputs(SimpleNamespace):
+    """The validated problem: columns (None for the intercept), y, weights, names, the
+    response's name, the kept rows' index and positions (into the frame given)."""
+
+
+def _plain_float(series: pd.Series) -> np.ndarray | None:
+    """The values as float64 without a copy where possible; None for anything but
+    plain numpy numbers (extension, object, bool, datetime: as_design judges those)."""
+    dtype = series.dtype
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "fiu":
+        return None
+    return series.to_numpy(dtype=np.float64, copy=False)
+
+
+def _fast_columns(data, columns, response, sample_weight, fit_intercept) -> Inputs | None:
+    """The ``columns=`` problem with one float conversion and one finite test per column;
+    None when anything is off (missing or infinite values, other dtypes, negative
+    weights), so that :func:`~estimators.frame.as_design` gives its full messages."""
+    if fit_intercept and INTERCEPT in columns:
+        return None
+    values = [_plain_float(data[name]) for name in [*columns, response]]
+    w = None if sample_weight is None else _plain_float(data[sample_weight])
+    if any(v is None for v in values) or (sample_weight is not None and w is None):
+        return None
+    if not all(np.isfinite(v).all() for v in values):
+        return None
+    if w is not None and not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+        return None
+    cols = ([None] if fit_intercept else []) + values[:-1]
+    names = ([INTERCEPT] if fit_intercept else []) + [str(c) for c in columns]
+    if not cols:
+        return None
+    return Inputs(
+        cols=cols, y=values[-1], w=w, names=names, response=str(response),
+        index=data.index, rows=None,
+    )  # fmt: skip
+
+
+def validated_inputs(estimator, data, formula, columns, response, sample_weight) -> Inputs:
+    """The validated problem (missing policy applied) and the positions of its rows."""
+    weights = None if sample_weight is None else data[sample_weight]
+    if formula is not None:
+        if columns is not None or response is not None:
+            raise SettingsError("give either formula= or columns= and response=, not both")
+        from .formula import formula_rows
+
+        expanded = formula_rows(data, formula, missing=estimator.missing)
+        if expanded.offset is not None:
+            raise SettingsError(f"fit_groups does not support offset() terms ({formula!r})")
+        rows = expanded.rows
+        X, y, fit_intercept = expanded.X, expanded.y, False
+    else:
+        if columns is None or response is None:
+            raise SettingsError("give formula=, or columns= (a list of names) and response=")
+        columns = [columns] if isinstance(columns, str) else list(columns)
+        for name in columns:
+            check_column(data, name, "columns")
+        check_column(data, response, "response")
+        fit_intercept = bool(estimator.fit_intercept)
+        fast = _fast_columns(data, columns, response, sample_weight, fit_intercept)
+        if fast is not None:
+            return fast
+        rows = np.arange(len(data))
+        X, y = data[columns], data[response]
+    w = None if weights is None else weights.iloc[rows].set_axis(X.index)
+    design = as_design(
+        X, y, sample_weight=w, missing=estimator.missing, fit_intercept=fit_intercept,
+        check_rows=False,
+    )  # fmt: skip
+    if design.keep is not None:
+        rows = rows[design.keep]
+    weights_given = weights is not None
+    return Inputs(
+        cols=[design.X[:, j] for j in range(design.X.shape[1])],
+        y=design.y,
+        w=design.weights if weights_given else None,
+        names=list(design.names),
+        response=design.response,
+        index=design.index,
+        rows=rows,
+    )
+
+
+def group_codes(keys: pd.DataFrame, by: list) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group number of every row (groups in sorted key order) and the groups' keys.
+
+    One key whose values are already sorted (the common layout of panel data)
+    needs one comparison pass; otherwise ``groupby(...).ngroup()``.
+    """
+    if len(by) == 1 and keys[by[0]].is_monotonic_increasing:
+        values = keys[by[0]].to_numpy()
+        change = np.empty(len(values), dtype=bool)
+        change[0] = True
+        np.not_equal(values[1:], values[:-1], out=change[1:])
+        codes = np.cumsum(change) - 1
+        first = np.flatnonzero(change)
+    else:
+        codes = keys.groupby(by, sort=True, dropna=True).ngroup().to_numpy()
+        first = np.full(int(codes.max()) + 1, -1)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return codes, keys.iloc[first].reset_index(drop=True)
+
+
+def intercept_index(cols: list, names: list[str]) -> int | None:
+    """The intercept column (named, or any column of ones) to centre the others about."""
+    if INTERCEPT in names:
+        return names.index(INTERCEPT)
+    for j, col in enumerate(cols):
+        if col is None or np.all(col == 1.0):
+            return j
+    return None
+
+
+class Gather:
+    """(lanes, length, p + 2) blocks of the groups' rows: the design, y and w side by side.
+
+    The columns, y and w are laid side by side once, with one extra row of
+    zeros, so that every block is one gather of whole rows (contiguous); the
+    padding slots (rows and lanes) point at the zero row, whose weight 0 drops
+    it from every sum.
+    """
+
+    def __init__(self, inputs, order, starts, sizes):
+        self.cols, self.y, self.w = inputs.cols, inputs.y, inputs.w
+        self.order, self.starts, self.sizes = order, starts, sizes
+        n, p = len(inputs.y), len(inputs.cols)
+        table = np.empty((n + 1, p + 2))
+        for j, col in enumerate([*inputs.cols, inputs.y, inputs.w]):
+            table[:n, j] = 1.0 if col is None else col
+        table[n] = 0.0
+        if order is not None:  # sorted once: the blocks are then runs of rows
+            table[:n] = table[order]
+        self.table = table
+
+    def rows(self, group: int) -> np.ndarray:
+        """The positions of a group's rows in the (unsorted) inputs."""
+        rows = np.arange(self.starts[group], self.starts[group] + self.sizes[group])
+        return rows if self.order is None else self.order[rows]
+
+    def __call__(self, groups, length, lanes):
+        n, p2 = self.sizes[groups], self.table.shape[1]
+        pos = np.arange(length)
+        index = np.full((lanes, length), len(self.table) - 1, dtype=np.intp)
+        index[: len(groups)] = np.where(
+            pos < n[:, None], self.starts[groups][:, None] + pos, len(self.table) - 1
+        )
+        # 64-byte aligned: jax.device_put is then zero-copy (PERFORMANCE.md item 5)
+        return np.take(self.table, index, axis=0, out=aligned_empty(index.shape + (p2,)))
