@@ -81,6 +81,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .batch_inputs import Gather, check_column, group_codes, intercept_index, validated_inputs
+from .distributed_dask import is_dask_frame
 from .errors import DataError, SettingsError
 from .families import FAMILIES
 from .functional_regression import (
@@ -268,7 +269,17 @@ def fit_groups(
     >>> out = fit_groups(LinearRegression(), df, "g", columns="x", response="y")
     >>> out[["g", "term"]].values.tolist(), out["estimate"].round(6).tolist()
     ([['a', 'Intercept'], ['a', 'x'], ['b', 'Intercept'], ['b', 'x']], [1.0, 2.0, 1.916667, 0.25])
+
+    A Dask DataFrame is fitted partition by partition on its cluster
+    (:func:`~estimators.distributed_dask.fit_groups_dask`, groups kept whole by
+    a shuffle on ``by``); the result is the same pandas table.
     """
+    if is_dask_frame(data):
+        from .distributed_dask import fit_groups_dask
+
+        settings = {"formula": formula, "columns": columns, "response": response}
+        return fit_groups_dask(estimator, data, by, **settings, sample_weight=sample_weight,
+                               alpha=alpha)  # fmt: skip
     kind, family, link = _model(estimator)
     _check_estimator(estimator)
     if not 0 < alpha < 1:

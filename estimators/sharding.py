@@ -82,16 +82,21 @@ GPUs, :func:`row_mesh` spans them, and the all-reduce runs over NVLink / PCIe
 (NCCL). Tested here only with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``
 on CPU, which exercises the same partitioner and collectives.
 
-*Several hosts* (untested here: the development machine has one host): start
-every process with ``jax.distributed.initialize(coordinator_address=...,
-num_processes=..., process_id=...)`` (automatic on Cloud TPU and SLURM).
-``jax.devices()`` then lists the devices of ALL processes, so :func:`row_mesh`
-is the global mesh. Each process reads only its own rows and builds the global
-array with ``jax.make_array_from_process_local_data(row_sharding(mesh),
-local_rows)`` (:func:`shard_rows` with ``process_local=True``; every process
-must hold the same number of rows, padded with zero weights); every process
-then runs the same ``minimize`` call (SPMD), and each gets the replicated
-parameters back.
+*Several processes or hosts*: start every process with
+``jax.distributed.initialize(coordinator_address=..., num_processes=...,
+process_id=...)`` (:func:`estimators.distributed.initialize`; automatic on
+Cloud TPU and SLURM). ``jax.devices()`` then lists the devices of ALL
+processes, so :func:`row_mesh` is the global mesh. Each process reads only
+its own rows and builds the global array with
+``jax.make_array_from_process_local_data(row_sharding(mesh), local_rows)``
+(:func:`shard_rows` with ``process_local=True``; every process must hold the
+same number of rows, padded with zero weights); every process then runs the
+same ``minimize`` call (SPMD), and each gets the replicated parameters back.
+:func:`estimators.distributed_glm.fit` does all of this for the GLMs (global
+validation counts, column scales, starting values and padding by
+collectives); tested with 2 and 4 processes on loopback with gloo CPU
+collectives (``tests/test_distributed.py``): estimates and standard errors
+equal the one-process fit to 1e-12 relative.
 
 Precision: float64 throughout (the placement runs under
 ``jax.enable_x64(True)``, the global configuration is untouched); on GPUs
@@ -221,10 +226,10 @@ def shard_rows(
     should be a value where the loss is finite (the weight 0 multiplies it).
     Floating arrays are cast to ``dtype``; integer arrays keep theirs.
 
-    ``process_local=True`` (several hosts; untested here): the arrays are this
-    process's rows only, and the global array is assembled with
-    ``jax.make_array_from_process_local_data``; every process must pass the
-    same number of rows.
+    ``process_local=True`` (several processes, :mod:`estimators.distributed`):
+    the arrays are this process's rows only, and the global array is
+    assembled with ``jax.make_array_from_process_local_data``; every process
+    must pass the same number of rows (tested with 2 and 4 processes).
 
     >>> data = shard_rows(np.arange(3.0), mesh=row_mesh(jax.devices()[:1]))
     >>> data.n_rows, data.weights.shape

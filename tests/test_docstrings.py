@@ -11,6 +11,7 @@ MODULES = [
     "estimators.inference",
     "estimators.functional_regression",
     "estimators.implicit",
+    "estimators.distributed",
     "estimators.losses",
     "estimators.numerics",
     "estimators.order_statistics",

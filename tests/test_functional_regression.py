@@ -162,8 +162,8 @@ def test_loss_is_minimised_by_the_fit(estimator, response, rtol):
     out = fit(Xd, y, weights=w)
     loss = regression_loss(estimator)
     with jax.enable_x64(True):
-        grad = jax.grad(loss)(out.params, (Xd, y), jnp.asarray(w), fit.hyper)
-        hess = jax.hessian(loss)(out.params, (Xd, y), jnp.asarray(w), fit.hyper)
+        grad = np.asarray(jax.grad(loss)(out.params, (Xd, y), jnp.asarray(w), fit.hyper))
+        hess = np.asarray(jax.hessian(loss)(out.params, (Xd, y), jnp.asarray(w), fit.hyper))
     # The Newton decrement g' H^-1 g: the distance to the argmin in standard errors^2.
     decrement = float(grad @ np.linalg.solve(hess, grad))
     assert decrement < 1e-14

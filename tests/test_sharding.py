@@ -173,8 +173,34 @@ WORKER = textwrap.dedent(
 
         module.minimize = recording
 
+    def spy_fused(module):
+        # The GLMs' structured Newton may run in glm_kernels.fused_newton (one pass
+        # over X an iteration) rather than minimize: record its arguments alike.
+        original = module.fused_newton
+
+        def recording(family, link, estimate_alpha, params0, args, **kwargs):
+            calls.append((("fused", family, link, estimate_alpha), params0, args, kwargs))
+            return original(family, link, estimate_alpha, params0, args, **kwargs)
+
+        module.fused_newton = recording
+
     for module in (glm_module, likelihood_module, location_module):
-        spy(module)
+        if hasattr(module, "minimize"):
+            spy(module)
+    if hasattr(glm_module, "fused_newton"):
+        spy_fused(glm_module)
+
+    def fused_gathers(key, params0, args, kwargs):
+        from estimators.glm_kernels import _fused_newton
+        from estimators.solve import DEFAULT_MAX_ITER
+
+        _, family, link, estimate_alpha = key
+        max_iter = kwargs.get("max_iter") or DEFAULT_MAX_ITER["newton"]
+        runner = _fused_newton(family, link, estimate_alpha, kwargs.get("mesh"), max_iter)
+        with jax.enable_x64(True):
+            theta0 = jnp.asarray(params0["coef"])
+            text = hlo(runner, theta0, jnp.float64(1e-10), *args)
+        return {"all_reduce": "all-reduce" in text, "all_gather": "all-gather" in text}
 
     def gathers(fun, params0, args):
         with jax.enable_x64(True):
@@ -215,10 +241,13 @@ WORKER = textwrap.dedent(
             "row_arrays": len(rows),
             "rows_sharded": [is_row_sharded(a, mesh) for a in rows],
         }
-        if rows:
-            record["loss_hlo"] = gathers(jax.value_and_grad(fun), params0, args)
-        if kwargs.get("hessian") is not None:
-            record["hessian_hlo"] = gathers(kwargs["hessian"], params0, args)
+        if isinstance(fun, tuple):  # fused_newton: loss, gradient and Hessian in one kernel
+            record["loss_hlo"] = record["hessian_hlo"] = fused_gathers(fun, params0, args, kwargs)
+        else:
+            if rows:
+                record["loss_hlo"] = gathers(jax.value_and_grad(fun), params0, args)
+            if kwargs.get("hessian") is not None:
+                record["hessian_hlo"] = gathers(kwargs["hessian"], params0, args)
         out["estimators"][name] = record
     print("RESULT" + json.dumps(out))
     """
