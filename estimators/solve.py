@@ -408,6 +408,64 @@ def default_tol(dtype: str) -> float:
     return 1e-14 if dtype == "float64" else 1e-6
 
 
+def newton_loop(
+    fun: Callable[..., Any],
+    params0: Any,
+    args: tuple = (),
+    *,
+    tol: Any,
+    rtol: Any = 0.0,
+    loss_scale: Any = 0.0,
+    max_iter: int = DEFAULT_MAX_ITER["newton"],
+) -> _Carry:
+    r""":func:`minimize`'s damped Newton loop as a pure function: its final carry.
+
+    The same compiled loop as ``minimize(fun, params0, *args, solver="newton")``
+    (exact autodiff Hessian, eigenvalue-modified, Armijo backtracking, one last
+    full step once :math:`\lambda^2/2 \le \text{tol}\cdot S`; the stopping rules of
+    the module docstring) without the checks, the casts and the ``jax.jit``
+    around it, so that it runs *inside* other JAX code: under ``jax.jit``,
+    ``jax.vmap`` (one loop per lane; a lane that has stopped idles while the
+    others run) and as the solver of :func:`estimators.implicit.implicit_root`
+    or :func:`~estimators.implicit.implicit_argmin` (never differentiate through
+    the loop itself). It computes in the dtype of ``params0``: call it under
+    ``jax.enable_x64(True)`` for float64.
+
+    Parameters
+    ----------
+    fun : pure loss ``fun(params, *args) -> scalar``.
+    params0 : the starting point, any pytree of floating arrays.
+    args : the data, a tuple of pytrees (traced).
+    tol, rtol, loss_scale : as :func:`minimize` (``tol`` has no default here; it
+        may be a traced scalar, e.g. set from the data).
+    max_iter : iteration limit (a Python int: it sizes the trace buffers).
+
+    Returns
+    -------
+    The final carry, a NamedTuple of arrays: ``params`` (the estimate, the
+    structure of ``params0``), ``state`` (None), ``value`` and ``grad`` (loss and
+    gradient at ``params``), ``k`` (steps taken, int32), ``status`` (a
+    :class:`Status` code, int32: converged where ``status`` is ``CONVERGED`` or
+    ``LOSS_CHANGE``), ``decrement`` (the last Newton decrement
+    :math:`\lambda^2`), ``trace_loss`` and ``trace_grad_norm`` (``max_iter + 1``
+    entries, NaN after entry ``k``).
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> def msd(params, x):
+    ...     return jnp.mean((x - params["beta"]) ** 2)
+    >>> with jax.enable_x64(True):
+    ...     xs = jnp.array([[1.0, 2.0, 6.0], [0.0, 4.0, 5.0]])
+    ...     run = lambda x: newton_loop(msd, {"beta": jnp.zeros(())}, (x,), tol=1e-14)
+    ...     out = jax.jit(jax.vmap(run))(xs)  # one Newton loop per row of xs
+    >>> out.params["beta"].tolist(), [Status(int(s)).name for s in out.status]
+    ([3.0, 3.0], ['CONVERGED', 'CONVERGED'])
+    """
+    params0 = jax.tree.map(jnp.asarray, params0)
+    return _run(fun, _Newton(), params0, tuple(args), tol, rtol, loss_scale, int(max_iter))
+
+
 def x64_context(dtype: str):
     """The JAX precision context the library runs its own work in.
 

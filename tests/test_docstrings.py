@@ -12,6 +12,8 @@ MODULES = [
     "estimators.functional_regression",
     "estimators.implicit",
     "estimators.distributed",
+    "estimators.functional_location",
+    "estimators.functional_smooth",
     "estimators.losses",
     "estimators.numerics",
     "estimators.order_statistics",

@@ -29,7 +29,8 @@ from estimators.datasets import load_dataset
 
 import estimators.functional_smooth as functional_smooth
 from estimators.errors import SettingsError
-from estimators.functional_smooth import SUPPORTED, pure_fit, weighted_order_statistic
+from estimators.functional_location import weighted_order_statistic
+from estimators.functional_smooth import SUPPORTED, pure_fit
 from estimators.likelihood import MaximumLikelihood, MEstimator
 from estimators.location import Mean, Median, Quantile
 from estimators.regression import LinearRegression
