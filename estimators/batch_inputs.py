@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, SettingsError
-from .frame import INTERCEPT, aligned_empty, as_design
+from .frame import INTERCEPT, MISSING_POLICIES, aligned_empty, as_design
 
 __all__ = [
     "Gather",
@@ -37,6 +37,9 @@ def check_column(data: pd.DataFrame, name: Any, argument: str) -> None:
             f"{argument}={name!r} is not a column of the data{hint} "
             f"(columns: {list(data.columns)[:20]})"
         )
+    copies = int(np.sum(data.columns == name))
+    if copies > 1:
+        raise DataError(f"{argument}={name!r} names {copies} columns of the data; rename them")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -82,6 +85,10 @@ def _fast_columns(data, columns, response, sample_weight, fit_intercept) -> Inpu
 
 def validated_inputs(estimator, data, formula, columns, response, sample_weight) -> Inputs:
     """The validated problem (missing policy applied) and the positions of its rows."""
+    if estimator.missing not in MISSING_POLICIES:
+        raise SettingsError(
+            f"unknown missing={estimator.missing!r}; valid values are {list(MISSING_POLICIES)}"
+        )
     weights = None if sample_weight is None else data[sample_weight]
     if formula is not None:
         if columns is not None or response is not None:

@@ -770,17 +770,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("fit_groups", "huge"): (FLAG, "batch.py's unrolled Cholesky overflows: NaN and a note"),
     ("fit_groups", "tiny"): (FLAG, "batch.py's unrolled Cholesky underflows: NaN and a note"),
     ("fit_groups", "constant_response"): (OK, "y constant: slopes 0 in every group"),
-    ("fit_groups", "duplicated_column"): (
-        XFAIL,
-        "batch.py (changed during this work): two columns named 'b' raise a raw "
-        "AttributeError ('DataFrame' object has no attribute 'dtype'); validate the columns "
-        "through frame.as_float_matrix first (DataError: X has duplicated column names)",
-    ),
-    ("fit_groups", "unknown_option"): (
-        XFAIL,
-        "batch.py (changed during this work): LinearRegression(missing='sometimes') is no "
-        "longer checked; call frame's missing check (SettingsError naming missing)",
-    ),
     # --- fit_stream: one frame, so no separate y
     ("kind:stream", "wrong_shape"): (SKIP, "fit_stream reads X and y from one frame"),
     ("kind:stream", "mismatched_index"): (SKIP, "fit_stream reads X and y from one frame"),
