@@ -42,8 +42,10 @@ from .errors import (
     InferenceWarning,
     SettingsError,
 )
+from .functional import FitArrays, PureFit, as_function
 from .glm import GLM, LogisticRegression, PerfectSeparationWarning, PoissonRegression
 from .hypothesis import LRTest, NotNestedWarning, WaldTest, lr_test, wald_test
+from .implicit import implicit_argmin, implicit_root
 from .likelihood import MaximumLikelihood, MEstimator
 from .location import Huber, Mean, Median, Quantile, TukeyBiweight
 from .nonlinear import NonlinearLeastSquares
@@ -52,6 +54,7 @@ from .regression import LinearRegression, Ridge
 from .robust import HuberRegression, TukeyRegression
 from .scale import MAD, StandardDeviation
 from .sharding import sharded
+from .simulate import SimulationResult, simulate
 from .solve import Solution, Status, minimize
 from .stream import fit_stream
 
@@ -69,6 +72,13 @@ __all__ = [
     "disable_compilation_cache",
     "enable_compilation_cache",
     "fit_groups",
+    "as_function",
+    "FitArrays",
+    "PureFit",
+    "implicit_argmin",
+    "implicit_root",
+    "simulate",
+    "SimulationResult",
     "fit_stream",
     "sharding",
     "sharded",
