@@ -8,6 +8,8 @@ and the largest relative difference of estimates and standard errors.
 
     /work/venv/bin/python benchmarks/stream.py            # 2e6 rows
     /work/venv/bin/python benchmarks/stream.py --rows 2e7 # the issue's size (no in-memory fit)
+    /work/venv/bin/python benchmarks/stream.py --rows 2e7 --compare  # and the in-memory fit
+                                                          # after it (needs ~8 GB of RAM)
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, default=2e6)
     parser.add_argument("--batch-size", type=int, default=65_536)
+    parser.add_argument("--compare", action="store_true", help="in-memory fit at any size")
     args = parser.parse_args()
     rows = int(args.rows)
     with tempfile.TemporaryDirectory() as folder:
@@ -71,7 +74,7 @@ def main() -> None:
             f"peak RSS: {rss_stream:.0f} MB after the streaming fit ({rss_before:.0f} MB before); "
             f"Arrow pool peak {pa.default_memory_pool().max_memory() / 2**20:.0f} MB"
         )
-        if rows > 5_000_000:
+        if rows > 5_000_000 and not args.compare:
             return
         table = pq.read_table(path)
         X, y = np.column_stack([table[c].to_numpy() for c in FEATURES]), table["y"].to_numpy()
