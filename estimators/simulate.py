@@ -28,6 +28,7 @@ averaged in silently.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ from .solve import x64_context
 __all__ = ["SimulationResult", "replication_streams", "simulate"]
 
 CHUNK_VALUES = 1 << 22  # data values per compiled call: 32 MB of float64
+LANES = 100  # replications per vmapped batch inside a compiled call
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,17 @@ def _draw(process, rng, n, reps, inputs) -> tuple[np.ndarray, ...]:
     return out
 
 
+@functools.lru_cache(maxsize=32)
+def _batched(fn, hyper: tuple, lanes: int) -> Any:
+    """``fn`` vmapped over replications and jitted, once per pure fit and hyperparameters
+    (a study repeated, or one size after another, reuses the compiled kernel)."""
+    settings = dict(hyper)
+    # lax.map over batches of LANES vmapped fits: a batch's data stay in cache, and
+    # XLA:CPU runs a few hundred lanes of small products faster than thousands at once.
+    return jax.jit(lambda *arrays: jax.lax.map(lambda a: fn(a, None, settings), arrays,
+                                               batch_size=lanes))  # fmt: skip
+
+
 def replication_streams(seed: int, n: int, n_reps: int) -> list[np.random.Generator]:
     """The random stream of each replication of size ``n``: ``SeedSequence([seed, n])``
     spawned ``n_reps`` times (what :func:`simulate` draws from, for reproducing a study)."""
@@ -118,16 +131,19 @@ def _fit_size(pure, process, seed, n, n_reps) -> FitArrays:
     # Values per replication, from a throwaway 2-row draw (its own stream).
     probe = _draw(process, np.random.default_rng(0), 2, 1, pure.inputs)
     values_per_rep = n * sum(int(np.prod(a.shape[2:])) for a in probe)
-    chunk = max(1, min(n_reps, CHUNK_VALUES // values_per_rep))
-    batched = jax.jit(jax.vmap(lambda *arrays: pure(*arrays)))
+    # Every chunk has the same number of replications (a multiple of LANES, the last
+    # one padded with copies of its first), so one size compiles one kernel.
+    lanes = min(LANES, n_reps)
+    chunk = lanes * max(1, min(-(-n_reps // lanes), CHUNK_VALUES // (values_per_rep * lanes)))
+    batched = _batched(pure.fn, tuple(sorted(pure.hyper.items())), lanes)
     parts = []
     with x64_context("float64"):
         for start in range(0, n_reps, chunk):
-            draws = [
-                _draw(process, rng, n, 1, pure.inputs) for rng in streams[start : start + chunk]
-            ]
+            todo = streams[start : start + chunk]
+            draws = [_draw(process, rng, n, 1, pure.inputs) for rng in todo]
+            draws += draws[:1] * (chunk - len(todo))
             arrays = tuple(np.concatenate(column) for column in zip(*draws, strict=True))
-            parts.append(jax.tree.map(np.asarray, batched(*arrays)))
+            parts.append([np.asarray(field)[: len(todo)] for field in batched(*arrays)])
     return FitArrays(*(np.concatenate(field) for field in zip(*parts, strict=True)))
 
 
