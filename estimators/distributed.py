@@ -42,6 +42,8 @@ import contextvars
 import glob
 import ipaddress
 import os
+import socket
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -58,6 +60,18 @@ MESSAGE_BYTES = 4096  # an error message travels as a fixed-size byte buffer
 ENV_PROCESS_ID = "ESTIMATORS_PROCESS_ID"  # set by distributed_local.run_local
 ENV_NUM_PROCESSES = "ESTIMATORS_NUM_PROCESSES"
 
+
+class DistributedError(EstimationError, RuntimeError):
+    """The processes of a multi-process program cannot reach each other, or one is gone.
+
+    Raised where Python still has control: a coordinator that cannot be
+    reached within ``initialization_timeout``, and a collective whose
+    connection to another process broke (that process exited). JAX itself
+    ends a process (``SIGABRT``, a fatal log line) when its coordination
+    service gives up; see ``docs/distributed.md``.
+    """
+
+
 _PROCESS_ROWS: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "estimators_process_rows", default=False
 )
@@ -71,6 +85,7 @@ def initialize(
     local_device_ids: Sequence[int] | None = None,
     cpu_collectives: str | None = "gloo",
     initialization_timeout: int = 300,
+    heartbeat_timeout: int = 100,
     coordinator_bind_address: str | None = None,
 ) -> None:
     """Join this process to a multi-process JAX program (``jax.distributed.initialize``).
@@ -98,31 +113,100 @@ def initialize(
     that address only, so that nothing listens on another interface (JAX's
     defaults bind the service to all interfaces and gloo to the address of
     the host name).
+
+    Bounded waits (seconds), so that a missing process ends the program
+    instead of hanging it:
+
+    - ``initialization_timeout``: a process other than 0 first waits this
+      long for the coordinator's port to accept a TCP connection, then
+      raises :class:`DistributedError` naming the address, its process id
+      and the timeout (before any JAX state is touched). Once connected,
+      JAX waits up to as long again for all ``num_processes`` to register;
+      if some never do, JAX ends every waiting process (``SIGABRT``, a log
+      line ``DEADLINE_EXCEEDED ... RegisterTask``): a fatal C++ error,
+      not a Python exception.
+    - ``heartbeat_timeout`` (JAX's ``heartbeat_timeout_seconds``): a process
+      that dies later (exits, is killed, loses its network) stops sending
+      heartbeats; after this long the coordination service ends every other
+      process (``SIGABRT``, ``UNAVAILABLE: The following tasks are unhealthy
+      (stopped sending heartbeats): k``). A collective that was already
+      connected to the dead process usually fails first, at once, with a
+      :class:`DistributedError` from :func:`allgather`.
     """
+    for name, value in (
+        ("initialization_timeout", initialization_timeout),
+        ("heartbeat_timeout", heartbeat_timeout),
+    ):
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise SettingsError(f"{name} must be a whole number of seconds >= 1, got {value!r}")
     if cpu_collectives is not None:
         if cpu_collectives not in ("gloo", "mpi"):
             raise SettingsError(
                 f"unknown cpu_collectives {cpu_collectives!r}; valid values are 'gloo', "
                 "'mpi' or None"
             )
-        jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
     if coordinator_address is None and ENV_PROCESS_ID in os.environ:  # run_local's copies
         coordinator_address = os.environ.get("JAX_COORDINATOR_ADDRESS")
         num_processes = int(os.environ[ENV_NUM_PROCESSES])
         process_id = int(os.environ[ENV_PROCESS_ID])
+    if coordinator_address and process_id not in (None, 0):
+        _wait_for_coordinator(
+            coordinator_address, process_id, num_processes, initialization_timeout
+        )
     loopback = _loopback_host(coordinator_address)
     if loopback is not None and coordinator_bind_address is None:
         coordinator_bind_address = coordinator_address
+    if cpu_collectives is not None:  # only now: a failed wait leaves JAX's settings alone
+        jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
     jax.distributed.initialize(
         coordinator_address=coordinator_address,
         num_processes=num_processes,
         process_id=process_id,
         local_device_ids=local_device_ids,
-        initialization_timeout=initialization_timeout,
+        initialization_timeout=int(initialization_timeout),
+        heartbeat_timeout_seconds=int(heartbeat_timeout),
         coordinator_bind_address=coordinator_bind_address,
     )
     if loopback is not None and cpu_collectives == "gloo":
         _gloo_on(loopback)
+
+
+def _wait_for_coordinator(
+    address: str, process_id: int, num_processes: int | None, timeout: float
+) -> None:
+    """Wait until ``address`` accepts TCP connections; :class:`DistributedError` after ``timeout``.
+
+    JAX's own wait for an unreachable coordinator ends the process with a
+    fatal error (no Python exception); probing the port first turns the
+    commonest failure (wrong address, closed port, coordinator not started)
+    into an error the program can catch and read. The probe connects and
+    closes at once (gRPC servers ignore such connections).
+    """
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise SettingsError(f"coordinator_address must be 'host:port', got {address!r}") from None
+    deadline = time.monotonic() + timeout
+    last: OSError | None = None
+    while True:
+        try:
+            with socket.create_connection((host, port_number), timeout=min(5.0, timeout)):
+                return
+        except OSError as error:
+            last = error
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(min(0.25, max(deadline - time.monotonic(), 0.0)))
+    count = "?" if num_processes is None else num_processes
+    raise DistributedError(
+        f"process {process_id} of {count} could not reach the coordinator at {address} "
+        f"within initialization_timeout={timeout:g} s (last error: {last}); check that "
+        f"process 0 is running with the same coordinator_address, that {host} resolves "
+        f"to process 0's host from this host, and that port {port_number} is open between "
+        "the hosts"
+    )
 
 
 def _loopback_host(address: str | None) -> str | None:
@@ -248,9 +332,50 @@ def allgather(value: Any) -> np.ndarray:
     from jax.experimental import multihost_utils
 
     # float64 values must not be rounded to float32 on the way (x64 off globally).
-    with jax.enable_x64(True):
-        gathered = multihost_utils.process_allgather(array, tiled=False)
+    try:
+        with jax.enable_x64(True):
+            gathered = multihost_utils.process_allgather(array, tiled=False)
+    except (jax.errors.JaxRuntimeError, ValueError) as error:
+        if is_collective_failure(error):
+            raise collective_failed(error) from error
+        raise
     return np.asarray(gathered, dtype=array.dtype)
+
+
+_RUNTIME_STATUS = ("UNKNOWN:", "UNAVAILABLE:", "INTERNAL:", "DEADLINE_EXCEEDED:", "ABORTED:",
+                   "CANCELLED:", "FAILED_PRECONDITION:")  # fmt: skip
+
+
+def is_collective_failure(error: BaseException) -> bool:
+    """Whether ``error`` comes from the runtime of a collective, not from our own checks.
+
+    XLA reports a broken gloo connection as a ``JaxRuntimeError`` or, from
+    some call paths, a ``ValueError`` whose text starts with an absl status
+    (``UNKNOWN: Gloo AllGather failed: ... Connection reset by peer``).
+    """
+    if isinstance(error, EstimationError):
+        return False
+    if isinstance(error, jax.errors.JaxRuntimeError):
+        return True
+    text = str(error).lstrip()
+    return isinstance(error, ValueError) and (
+        text.startswith(_RUNTIME_STATUS) or "Gloo" in text or "NCCL" in text
+    )
+
+
+def collective_failed(error: BaseException) -> DistributedError:
+    """The :class:`DistributedError` for a collective that failed in the runtime (gloo, NCCL).
+
+    Typically another process exited or was killed: its peers' connections
+    to it are reset, and the collective fails at once on them.
+    """
+    first = str(error).strip().splitlines()[0][:300] if str(error).strip() else repr(error)
+    return DistributedError(
+        f"process {jax.process_index()} of {jax.process_count()}: a collective across the "
+        f"processes failed ({first}); another process probably exited or lost its "
+        "connection: see its output. JAX's coordination service ends the remaining "
+        "processes within heartbeat_timeout seconds"
+    )
 
 
 def global_sum(value: Any) -> np.ndarray | float:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .batch_inputs import check_column
 from .errors import DataError, SettingsError
 
 __all__ = ["fit_groups_dask", "is_dask_frame"]
@@ -130,12 +131,8 @@ def fit_groups_dask(
     by = list(by) if isinstance(by, list | tuple) else [by]
     if not by:
         raise SettingsError("by must name at least one column")
-    absent = [name for name in by if name not in data.columns]
-    if absent:
-        raise DataError(
-            f"by names column(s) {absent} that the data does not have; columns are "
-            f"{list(data.columns)}"
-        )
+    for name in by:  # the in-memory fit_groups' own check, hence its message
+        check_column(data._meta, name, "by")
     if not 0 < alpha < 1:
         raise SettingsError(f"alpha must be in (0, 1), got {alpha!r}")
     options = {

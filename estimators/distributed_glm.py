@@ -61,7 +61,15 @@ import pandas as pd
 
 from . import glm_kernels
 from .base import FitResult
-from .distributed import _ordinary_rows, agreed, allgather, global_max, global_sum
+from .distributed import (
+    _ordinary_rows,
+    agreed,
+    allgather,
+    collective_failed,
+    global_max,
+    global_sum,
+    is_collective_failure,
+)
 from .errors import DataError, SettingsError
 from .families import saturated_nll
 from .fit_inputs import formula_inputs
@@ -167,7 +175,13 @@ def fit(
     if jax.process_count() == 1:
         with _ordinary_rows():
             return estimator.fit(X, y, sample_weight, offset, exposure, formula=formula)
-    return fit_spmd(estimator, X, y, sample_weight, offset, exposure, formula=formula)
+    try:
+        return fit_spmd(estimator, X, y, sample_weight, offset, exposure, formula=formula)
+    except (jax.errors.JaxRuntimeError, ValueError) as error:
+        # A collective inside the compiled Newton loop whose peer process is gone.
+        if is_collective_failure(error):
+            raise collective_failed(error) from error
+        raise
 
 
 def fit_spmd(
@@ -259,22 +273,64 @@ def _validated(estimator, X, y, sample_weight, offset, exposure, formula):
 
 
 def _agree_columns(design) -> None:
-    """Every process must have the same design columns (names, in order)."""
-    text = "\n".join([design.response, *design.names]).encode()[:4096]
-    mine = np.zeros(4096, dtype=np.uint8)
+    """Every process must have the same design columns (names, in order) and response.
+
+    The names travel as one byte buffer per process, sized by the longest
+    (an all-gather of a length first). A difference is a
+    :class:`~estimators.errors.DataError` raised on every process, naming the
+    columns some processes have and others lack, and which processes.
+    """
+    text = "\n".join([design.response, *design.names]).encode()
+    size = int(global_max(float(len(text)))) + 1
+    mine = np.zeros(size, dtype=np.uint8)
     mine[: len(text)] = np.frombuffer(text, dtype=np.uint8)
     gathered = allgather(mine)
-    differ = [k for k in range(len(gathered)) if not np.array_equal(gathered[k], gathered[0])]
-    if differ:
+    if all(np.array_equal(row, gathered[0]) for row in gathered[1:]):
+        return
+    decoded = [bytes(row).rstrip(b"\0").decode().split("\n") for row in gathered]
+    raise DataError(column_difference(decoded))
 
-        def columns(k: int) -> list[str]:
-            return bytes(gathered[k]).rstrip(b"\0").decode().split("\n")[1:]
 
-        raise DataError(
-            f"the design columns differ between processes: process 0 has {columns(0)}, "
-            f"process {differ[0]} has {columns(differ[0])} ({len(differ)} process(es) "
-            "differ); give every process the same columns (categorical levels included)"
+def column_difference(decoded: list[list[str]]) -> str:
+    """The message for processes whose (response, *columns) differ.
+
+    >>> parts = column_difference([["y", "x1", "x2"], ["y", "x1", "x3"]]).split("; ")
+    >>> parts[0]
+    "the design columns differ between the 2 processes: column 'x2' only on process(es) [0]"
+    >>> parts[1]
+    "column 'x3' only on process(es) [1]"
+    """
+    count = len(decoded)
+    parts = []
+    responses = [names[0] for names in decoded]
+    if len(set(responses)) > 1:
+        by_response = {r: [k for k in range(count) if responses[k] == r] for r in responses}
+        parts.append(
+            "the response differs: "
+            + ", ".join(f"{r!r} on process(es) {ks}" for r, ks in by_response.items())
         )
+    columns = [names[1:] for names in decoded]
+    union = list(dict.fromkeys(c for names in columns for c in names))
+    for name in union:
+        having = [k for k in range(count) if name in columns[k]]
+        if len(having) < count:
+            lacking = [k for k in range(count) if k not in having]
+            parts.append(
+                f"column {name!r} only on process(es) {having}"
+                if len(having) <= len(lacking)
+                else f"column {name!r} missing on process(es) {lacking}"
+            )
+    if not parts:  # the same columns, in another order
+        differ = [k for k in range(count) if columns[k] != columns[0]]
+        parts.append(
+            f"the columns are in another order on process(es) {differ}: process 0 has "
+            f"{columns[0]}, process {differ[0]} has {columns[differ[0]]}"
+        )
+    return (
+        f"the design columns differ between the {count} processes: {'; '.join(parts)}; "
+        "give every process the same columns (a formula's categorical levels included: "
+        "use a pandas Categorical with fixed categories)"
+    )
 
 
 def _start(family, link, design, offset: np.ndarray, col_scale: np.ndarray, nobs: float):

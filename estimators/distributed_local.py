@@ -12,10 +12,22 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from .distributed import ENV_NUM_PROCESSES, ENV_PROCESS_ID
+from .distributed import ENV_NUM_PROCESSES, ENV_PROCESS_ID, DistributedError
 from .errors import SettingsError
 
-__all__ = ["free_loopback_port", "run_local"]
+__all__ = ["LocalRunTimeout", "free_loopback_port", "run_local"]
+
+TAIL = 2000  # characters of each process's stderr quoted in a timeout's message
+
+
+class LocalRunTimeout(DistributedError, TimeoutError):
+    """:func:`run_local`'s processes did not all finish in time (they were killed).
+
+    The message says, per process, whether it was still running or how it
+    ended (its exit code; a negative code is the signal, -6 the ``SIGABRT``
+    with which JAX ends a process whose peer died), and quotes the tail of
+    the stderr of those that failed or hung.
+    """
 
 
 def free_loopback_port() -> int:
@@ -45,7 +57,9 @@ def run_local(
     arguments; ``JAX_PLATFORMS=cpu`` and
     ``devices_per_process`` host devices each. Returns ``(returncode,
     stdout, stderr)`` per process. Every process is killed when ``timeout``
-    seconds have passed (a :class:`TimeoutError`) or when this call fails.
+    seconds have passed (a :class:`LocalRunTimeout`, also a
+    :class:`TimeoutError`, naming which processes were still running, which
+    had failed, and the tail of their stderr) or when this call fails.
     """
     import subprocess
     import tempfile
@@ -78,8 +92,8 @@ def run_local(
                 try:
                     process.wait(timeout=max(remaining, 0.01))
                 except subprocess.TimeoutExpired as expired:
-                    raise TimeoutError(
-                        f"{num_processes} local processes did not finish in {timeout:g} s"
+                    raise LocalRunTimeout(
+                        _timeout_report(processes, outputs, timeout)
                     ) from expired
             results = []
             for process, (out, err) in zip(processes, outputs, strict=True):
@@ -95,3 +109,22 @@ def run_local(
             for out, err in outputs:
                 out.close()
                 err.close()
+
+
+def _timeout_report(processes, outputs, timeout: float) -> str:
+    """Which processes hung or failed, with the tail of their stderr (read before the kill)."""
+    running = [k for k, p in enumerate(processes) if p.poll() is None]
+    lines = [
+        f"{len(running)} of {len(processes)} local processes did not finish in {timeout:g} s "
+        f"(still running: {running}; all are killed)"
+    ]
+    for k, (process, (_, err)) in enumerate(zip(processes, outputs, strict=True)):
+        code = process.poll()
+        if code == 0:
+            continue
+        state = "still running" if code is None else f"exited with code {code}"
+        err.flush()
+        with open(err.name, errors="replace") as f:
+            tail = f.read()[-TAIL:].strip()
+        lines.append(f"process {k}: {state}; stderr tail:\n{tail or '(empty)'}")
+    return "\n".join(lines)

@@ -125,13 +125,30 @@ def test_groups_split_over_partitions_are_refused_without_shuffle(client):
 
 def test_bad_arguments_are_clear_errors():
     ddf = dd.from_pandas(make_panel(5), npartitions=2)
-    with pytest.raises(DataError, match=r"by names column\(s\) \['region'\]"):
+    with pytest.raises(DataError, match=r"by='region' is not a column of the data"):
         fit_groups_dask(LinearRegression(), ddf, "region", columns="x1", response="y")
     with pytest.raises(DataError, match="must be a Dask DataFrame"):
         fit_groups_dask(LinearRegression(), make_panel(5), "firm")
     with pytest.raises(SettingsError, match="alpha"):
         fit_groups_dask(LinearRegression(), ddf, "firm", alpha=2.0)
     assert not is_dask_frame(make_panel(5))
+
+
+@pytest.mark.parametrize("by", ["region", ["firm", "frim"]])
+def test_a_missing_by_column_is_the_same_error_as_for_pandas(by):
+    """Reference: the in-memory fit_groups' DataError on the same (pandas) rows."""
+    panel = make_panel(5)
+    ddf = dd.from_pandas(panel, npartitions=2)
+    options = {"columns": "x1", "response": "y"}
+    with pytest.raises(DataError) as in_memory:
+        fit_groups(LinearRegression(), panel, by, **options)
+    with pytest.raises(DataError) as on_dask:
+        fit_groups(LinearRegression(), ddf, by, **options)
+    with pytest.raises(DataError) as direct:
+        fit_groups_dask(LinearRegression(), ddf, by, **options)
+    assert str(on_dask.value) == str(in_memory.value) == str(direct.value)
+    missing = by if isinstance(by, str) else by[1]
+    assert f"by={missing!r} is not a column of the data" in str(in_memory.value)
 
 
 def test_result_meta_matches_fit_groups_columns():

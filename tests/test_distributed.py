@@ -12,14 +12,17 @@ statsmodels 0.15 ``GLM`` (``method="newton"``, ``tol=1e-12``, computed live).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from estimators.distributed import (
+    DistributedError,
     agreed,
     allgather,
     global_max,
@@ -29,10 +32,11 @@ from estimators.distributed import (
     process_rows_active,
     share_bounds,
 )
+from estimators.distributed import initialize as distributed_initialize
 from estimators.distributed_glm import fit as distributed_fit
 from estimators.distributed_glm import fit_spmd
-from estimators.distributed_local import run_local
-from estimators.errors import DataError, SettingsError
+from estimators.distributed_local import LocalRunTimeout, free_loopback_port, run_local
+from estimators.errors import DataError, EstimationError, SettingsError
 from estimators.glm import GLM, LogisticRegression, PoissonRegression
 
 EXACT = 1e-12  # only the order of the additions differs from the one-process fit
@@ -393,3 +397,156 @@ def test_parquet_share_reads_every_row_once(tmp_path, data):
         parquet_share(tmp_path / "*.nothing")
     with pytest.raises(SettingsError, match="process must be in"):
         parquet_share(folder, process=2, count=2)
+
+
+# --------------------------------------------------------------------------- bad input
+# Every wait below is bounded: run_local kills every process after its timeout
+# (in a finally), initialize() waits at most initialization_timeout seconds.
+
+HEARTBEAT = 5  # s: JAX's coordination service ends a process whose peer stopped beating
+
+BAD_WORKER = textwrap.dedent(
+    r"""
+    import json, os, sys, time
+    import numpy as np, pandas as pd
+    from estimators import distributed
+    from estimators.distributed_glm import fit
+    from estimators.glm import LogisticRegression
+
+    distributed.initialize(heartbeat_timeout=int(sys.argv[1]))
+    k, P = distributed.process_index(), distributed.process_count()
+    rng = np.random.default_rng(k)
+    n = 300
+    x = rng.normal(size=(n, 3))
+    d = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2]})
+    d["y"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-x[:, 0]))).astype(float)
+    # Categorical levels seen: a, b on process 0; a, b, c on the others.
+    levels = ["a", "b"] if k == 0 else ["a", "b", "c"]
+    d["g"] = np.array(levels)[np.arange(n) % len(levels)]
+    out = {}
+
+    def attempt(name, run):
+        try:
+            run()
+            out[name] = None
+        except Exception as error:
+            out[name] = [type(error).__name__, str(error)]
+
+    mine = ["x1", "x2"] if k == 0 else ["x1", "x3"]
+    attempt("columns", lambda: fit(LogisticRegression(), d[mine], d["y"]))
+    attempt("formula", lambda: fit(LogisticRegression(), d, formula="y ~ x1 + C(g)"))
+    attempt("after", lambda: fit(LogisticRegression(), d[["x1"]], d["y"]))
+    print("RESULT" + json.dumps(out), flush=True)
+    # The last process dies before the next collective; the others must not hang.
+    if k == P - 1:
+        os._exit(3)
+    start = time.monotonic()
+    try:
+        distributed.allgather(np.array([k]))
+        error = None
+    except Exception as caught:
+        error = [type(caught).__name__, str(caught)]
+    print("DEAD" + json.dumps({"error": error, "seconds": time.monotonic() - start}), flush=True)
+    time.sleep(300)  # JAX's heartbeat check ends this process long before (SIGABRT)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory) -> dict:
+    script = tmp_path_factory.mktemp("bad") / "bad_worker.py"
+    script.write_text(BAD_WORKER)
+    start = time.monotonic()
+    results = run_local([sys.executable, str(script), str(HEARTBEAT)], 2, timeout=180)
+    return {"results": results, "seconds": time.monotonic() - start}
+
+
+def tagged(stdout: str, tag: str) -> dict:
+    return json.loads(next(x for x in stdout.splitlines() if x.startswith(tag))[len(tag) :])
+
+
+def test_different_columns_are_one_data_error_on_every_process(bad_run):
+    outs = [tagged(out, "RESULT") for _, out, _ in bad_run["results"]]
+    for out in outs:
+        kind, message = out["columns"]
+        assert kind == "DataError"
+        assert "column 'x2' only on process(es) [0]" in message
+        assert "column 'x3' only on process(es) [1]" in message
+        # A formula expanding to other columns (an unseen level) is the same error.
+        kind, message = out["formula"]
+        assert kind == "DataError"
+        assert "column 'C(g)[T.c]' only on process(es) [1]" in message
+        assert out["after"] is None  # the processes are still in step afterwards
+    assert outs[0]["columns"] == outs[1]["columns"] and outs[0]["formula"] == outs[1]["formula"]
+
+
+def test_a_dead_process_ends_the_others_in_bounded_time(bad_run):
+    (code0, out0, err0), (code1, _, _) = bad_run["results"]
+    assert code1 == 3  # the process that left
+    dead = tagged(out0, "DEAD")
+    # The collective connected to the dead process fails at once, as our error ...
+    kind, message = dead["error"]
+    assert kind == "DistributedError"
+    assert "process 0 of 2: a collective across the processes failed" in message
+    assert dead["seconds"] < HEARTBEAT
+    # ... and JAX's heartbeat check then ends the survivor (SIGABRT), naming process 1.
+    assert code0 == -signal.SIGABRT
+    assert "stopped sending heartbeats" in err0
+    assert bad_run["seconds"] < 180
+
+
+def test_an_unreachable_coordinator_is_a_clear_error_in_bounded_time():
+    """Process 1 of 2 with nobody listening on the coordinator's port: our error, ~2 s."""
+    address = f"127.0.0.1:{free_loopback_port()}"
+    start = time.monotonic()
+    with pytest.raises(DistributedError) as caught:
+        # cpu_collectives=None and the early failure leave this process's JAX untouched.
+        distributed_initialize(address, 2, 1, cpu_collectives=None, initialization_timeout=2)
+    seconds = time.monotonic() - start
+    message = str(caught.value)
+    assert address in message and "process 1 of 2" in message
+    assert "initialization_timeout=2 s" in message and "port" in message
+    assert 2 <= seconds < 10
+    assert isinstance(caught.value, EstimationError)
+
+
+def test_initialize_refuses_unbounded_waits():
+    with pytest.raises(SettingsError, match="heartbeat_timeout"):
+        distributed_initialize("127.0.0.1:1", 2, 1, heartbeat_timeout=0)
+    with pytest.raises(SettingsError, match="initialization_timeout"):
+        distributed_initialize("127.0.0.1:1", 2, 1, initialization_timeout=-1)
+
+
+@pytest.mark.slow
+def test_a_peer_that_never_starts_ends_the_coordinator_in_bounded_time(tmp_path):
+    """Process 1 exits before joining: JAX ends process 0 after initialization_timeout."""
+    script = tmp_path / "lonely.py"
+    script.write_text(
+        "import os\nfrom estimators import distributed\n"
+        "if os.environ['ESTIMATORS_PROCESS_ID'] == '1':\n    raise SystemExit(4)\n"
+        "distributed.initialize(initialization_timeout=3)\nprint('joined')\n"
+    )
+    start = time.monotonic()
+    (code0, out0, err0), (code1, _, _) = run_local([sys.executable, str(script)], 2, timeout=120)
+    seconds = time.monotonic() - start
+    assert code1 == 4 and code0 == -signal.SIGABRT and "joined" not in out0
+    assert "DEADLINE_EXCEEDED" in err0 and "RegisterTask" in err0
+    assert seconds < 60
+
+
+def test_run_local_timeout_names_the_hung_process_with_its_stderr():
+    program = (
+        "import os, sys, time\n"
+        "if os.environ['ESTIMATORS_PROCESS_ID'] == '1':\n"
+        "    print('waiting for a peer that is gone', file=sys.stderr, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    start = time.monotonic()
+    with pytest.raises(LocalRunTimeout) as caught:
+        run_local([sys.executable, "-c", program], 2, timeout=4)
+    assert time.monotonic() - start < 30
+    message = str(caught.value)
+    assert "1 of 2 local processes did not finish in 4 s (still running: [1]" in message
+    assert "process 1: still running; stderr tail:\nwaiting for a peer that is gone" in message
+    assert "process 0" not in message.split("\n", 1)[1]  # it finished cleanly
+    assert isinstance(caught.value, TimeoutError)

@@ -12,6 +12,7 @@ MODULES = [
     "estimators.functional_regression",
     "estimators.implicit",
     "estimators.distributed",
+    "estimators.distributed_glm",
     "estimators.functional_location",
     "estimators.functional_smooth",
     "estimators.losses",
