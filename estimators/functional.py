@@ -32,7 +32,7 @@ import jax
 
 from .errors import SettingsError
 
-__all__ = ["FitArrays", "PureFit", "as_function"]
+__all__ = ["FitArrays", "PureFit", "as_function", "supported_names"]
 
 PROVIDERS = ("estimators.functional_regression", "estimators.functional_smooth")
 
@@ -89,6 +89,11 @@ def _providers():
     return [importlib.import_module(name) for name in PROVIDERS]
 
 
+def supported_names() -> list[str]:
+    """The estimator classes :func:`as_function` supports, sorted."""
+    return sorted(name for provider in _providers() for name in provider.SUPPORTED)
+
+
 def as_function(estimator: Any) -> PureFit:
     """The estimator's fit as a pure JAX function of (arrays, weights, hyperparameters).
 
@@ -100,8 +105,7 @@ def as_function(estimator: Any) -> PureFit:
         pure = provider.pure_fit(estimator)
         if pure is not None:
             return pure
-    supported = sorted(name for provider in _providers() for name in provider.SUPPORTED)
     raise SettingsError(
         f"as_function does not support {type(estimator).__name__}; supported: "
-        + ", ".join(supported)
+        + ", ".join(supported_names())
     )
