@@ -11,7 +11,9 @@ minimises the weighted mean per-row negative log-likelihood
 
 (the constant makes :math:`f` half the mean deviance; see
 :func:`estimators.families.saturated_nll`) by Newton's method in one compiled
-loop (:func:`estimators.minimize` with ``solver="newton"``). Value and gradient
+loop (:func:`estimators.glm_kernels.fused_newton`: the rules of
+:func:`estimators.minimize` with ``solver="newton"``, one pass over X an
+iteration). Value and gradient
 :math:`\sum_i w_i \ell'(\eta_i) x_i / \sum_i w_i` come from one pass over row
 blocks of X; the Hessian is assembled from its structure,
 
@@ -69,10 +71,10 @@ from .glm_inference import (
     pseudo_rsquared,
 )
 from .glm_kernels import (
-    column_scale,
+    device_column_scale,
+    fused_newton,
     information_matrix,
     linear_predictor,
-    loss_and_hessian,
     mean_of,
     row_curvature,
     row_slopes,
@@ -81,7 +83,7 @@ from .interop import as_pandas
 from .numerics import pad_rows, padded_length
 from .separation import PerfectSeparationWarning, check_separation
 from .sharding import active_mesh, put_rows
-from .solve import Status, minimize, x64_context
+from .solve import Status, x64_context
 
 __all__ = ["GLM", "LogisticRegression", "PerfectSeparationWarning", "PoissonRegression"]
 
@@ -107,6 +109,7 @@ class _NewtonFit(NamedTuple):
     wn: jax.Array
     eta: jax.Array
     n: int
+    observed: np.ndarray  # Hessian of the mean loss at the estimate, data units
 
 
 class GLM(RegressionEstimator):
@@ -388,15 +391,12 @@ class GLM(RegressionEstimator):
         offset = np.zeros(len(design.y)) if offset is None else offset
         X, y, w = design.X, design.y, design.weights
         n = len(y)
-        col_scale = column_scale(X)
         wn = w / w.sum()
         alpha_fixed = 1.0 if self._alpha_setting is None else float(self._alpha_setting)
         shift = float(wn @ saturated_nll(family, y, None if estimate_alpha else alpha_fixed))
-        params0 = _starting_values(family, link, design, offset, col_scale, estimate_alpha)
         # Inside `with sharded():` the row arrays are split over the devices and the
         # kernels reduce each device's rows (estimators.sharding); else one device.
         mesh = active_mesh()
-        loss, hessian = loss_and_hessian(family.name, link.name, estimate_alpha, mesh)
         multiple = 1 if mesh is None else mesh.devices.size
         X_pad, y_pad, wn_pad, offset_pad = _padded_inputs(X, y, wn, offset, multiple)
         with x64_context("float64"):
@@ -406,28 +406,32 @@ class GLM(RegressionEstimator):
             y_dev, wn_dev, offset_dev = (
                 put_rows(np.asarray(a, dtype=np.float64)) for a in (y_pad, wn_pad, offset_pad)
             )
+        col_scale = device_column_scale(X_dev)  # one pass on the device, not two in numpy
+        params0 = _starting_values(family, link, design, offset, col_scale, estimate_alpha)
+        with x64_context("float64"):
             rest = [
                 jax.device_put(np.asarray(a, dtype=np.float64))
                 for a in (col_scale, np.log(alpha_fixed), shift)
             ]
-        solution = minimize(
-            loss,
+        solution, hessian = fused_newton(
+            family.name,
+            link.name,
+            estimate_alpha,
             params0,
-            X_dev,
-            y_dev,
-            wn_dev,
-            offset_dev,
-            *rest,
-            solver="newton",
-            hessian=hessian,
+            (X_dev, y_dev, wn_dev, offset_dev, *rest),
             tol=self.tol**2 / design.nobs,
             max_iter=self.max_iter,
+            mesh=mesh,
         )
         beta = col_scale * np.asarray(solution.params["coef"], dtype=float)
         log_alpha = float(solution.params["log_alpha"]) if estimate_alpha else np.log(alpha_fixed)
         with x64_context("float64"):
             eta = linear_predictor(X_dev, beta, offset_dev)
-        return _NewtonFit(solution, beta, log_alpha, X_dev, y_dev, wn_dev, eta, n)
+        # The Hessian of the mean loss at the estimate, in data units (the column scales
+        # are powers of two: exact), from the solver's last pass.
+        scales = np.append(col_scale, 1.0) if estimate_alpha else col_scale
+        observed = hessian / (scales[:, None] * scales[None, :])
+        return _NewtonFit(solution, beta, log_alpha, X_dev, y_dev, wn_dev, eta, n, observed)
 
     def _fit_design(self, design: Design) -> FitResult:
         family, link = self._model()
@@ -451,7 +455,11 @@ class GLM(RegressionEstimator):
             )
             return matrix * design.nobs  # of the total, not the mean, loss
 
-        observed = information(expected=False)
+        # The solver's last pass gave the Hessian at the estimate; recomputed only if
+        # it is not finite (a failed fit), where the separate kernel says why.
+        observed = fit.observed * design.nobs
+        if not np.all(np.isfinite(observed)):
+            observed = information(expected=False)
         n = fit.n  # the real rows; the device arrays are padded
         mu = mean_of(link, np.asarray(eta))[:n]
         separated = check_separation(family, design, mu, solution.converged)
@@ -633,6 +641,8 @@ def _padded_inputs(X, y, w, offset, multiple: int = 1) -> tuple:
     """
     width = 1 if X is None else X.shape[1]
     length = -(-padded_length(len(y), width) // multiple) * multiple
+    if length == len(y):  # nothing to pad (large designs): no copies of the row vectors
+        return (y, w, offset) if X is None else (X, y, w, offset)
     (w,) = pad_rows(w, length=length)
     if X is None:
         y, offset = pad_rows(y, offset, fill="first", length=length)

@@ -148,9 +148,9 @@ class _Layout:
 
 
 @functools.partial(jax.jit, static_argnames=("objective", "layout"))
-def _inference(objective, layout, u, data, rows):
+def _inference(objective, layout, u, data):
     """Natural parameters at ``u``, and, over the free ones (``layout``), the Hessian of
-    the mean loss and the rows' unweighted gradients psi_i: one compiled call."""
+    the mean loss: one compiled call (O(1) beside sufficient statistics)."""
     theta = objective.natural(u)
     fixed = {n: v for n, v in theta.items() if n not in layout.names}
 
@@ -159,8 +159,18 @@ def _inference(objective, layout, u, data, rows):
 
     free = layout.flatten(theta)
     hessian = jax.hessian(lambda v: objective.mean_loss(theta_of(v), data))(free)
-    psi = jax.jacfwd(lambda v: objective.per_obs(theta_of(v), rows["x"]))(free)
-    return theta, hessian, psi
+    return theta, hessian
+
+
+@functools.partial(jax.jit, static_argnames=("objective", "layout"))
+def _row_gradients(objective, layout, u, rows):
+    """The rows' unweighted gradients psi_i over the free parameters (n x k)."""
+    theta = objective.natural(u)
+    fixed = {n: v for n, v in theta.items() if n not in layout.names}
+    free = layout.flatten(theta)
+    return jax.jacfwd(lambda v: objective.per_obs({**fixed, **layout.unflatten(v)}, rows["x"]))(
+        free
+    )
 
 
 # --------------------------------------------------------------------------- data preparation
@@ -272,11 +282,15 @@ class _LossEstimator(SampleEstimator):
         if family is not None:
             check_support(family, sample.values, sample.weights, sample.name, sample.index)
         positive = sample.weights > 0  # zero-weight rows contribute nothing
-        values, weights = sample.values[positive], sample.weights[positive]
+        values, weights = sample.values, sample.weights
+        if not positive.all():  # (copies of 1e6 rows cost as much as the solve)
+            values, weights = values[positive], weights[positive]
         scaling = _scaling(family.support, values) if family is not None else _Scaling()
         observations = values
-        if scaling.ref != 0.0 or scaling.scale != 1.0:
+        if scaling.ref != 0.0:
             observations = (values - scaling.ref) / scaling.scale
+        elif scaling.scale != 1.0:
+            observations = values / scaling.scale  # one pass, the same numbers
         c, w = observations, weights
         if family is not None and family.support == "count":
             c, w = _collapse(c, w)
@@ -310,15 +324,16 @@ class _LossEstimator(SampleEstimator):
         )
         self._check_solution(solution)
         layout = _Layout(free, tuple(np.shape(u0[n]) for n in free))
+
         # The rows' scores, one row per observation in the order given: every robust
-        # cov_type needs them, and influence functions do whatever the cov_type.
-        # Beside sufficient statistics (or collapsed counts) they cost one pass over
-        # the rows, about as much as computing the statistics.
-        rows = (
-            data
-            if c is observations and not use_stats
-            else _padded(observations, weights, self.dtype)
-        )
+        # cov_type needs them, and influence functions do whatever the cov_type. They
+        # cost a pass over the rows (and a compile), several times the whole fit
+        # beside sufficient statistics, so they are computed when first asked for.
+        def rows():
+            if c is observations and not use_stats:
+                return data
+            return _padded(observations, weights, self.dtype)
+
         theta_c, hessian_c, psi_c = self._derivatives(
             objective, layout, solution.params, data, rows, nobs
         )
@@ -425,18 +440,25 @@ class _LossEstimator(SampleEstimator):
 
     def _derivatives(self, objective, layout, u, data, rows, nobs):
         """Natural parameters (scaled units), the Hessian of the TOTAL loss over the free
-        ones, and the rows' weighted scores w_i psi_i (padding rows, of weight 0, last)."""
+        ones, and a function giving the rows' weighted scores w_i psi_i (padding rows, of
+        weight 0, last) from ``rows()``, the padded observations, when first called."""
+        dtype = jnp.dtype(self.dtype)
+
+        def cast(a):
+            return jnp.asarray(a, dtype)
+
         with x64_context(self.dtype):
-            cast = lambda a: jnp.asarray(a, jnp.dtype(self.dtype))  # noqa: E731
-            theta, hessian, psi = _inference(
-                objective,
-                layout,
-                jax.tree.map(cast, u),
-                jax.tree.map(cast, data),
-                jax.tree.map(cast, rows),
-            )
+            u = jax.tree.map(cast, u)
+            theta, hessian = _inference(objective, layout, u, jax.tree.map(cast, data))
             theta = {n: np.asarray(v, dtype=float) for n, v in theta.items()}
-        scores = np.asarray(psi, dtype=float) * np.asarray(rows["w"], dtype=float)[:, None]
+
+        def scores() -> np.ndarray:
+            padded = rows()
+            with x64_context(self.dtype):
+                psi = _row_gradients(objective, layout, u, jax.tree.map(cast, padded))
+                psi = np.asarray(psi, dtype=float)
+            return psi * np.asarray(padded["w"], dtype=float)[:, None]
+
         return theta, nobs * np.asarray(hessian, dtype=float), scores
 
     def _store(
@@ -486,9 +508,13 @@ class _LossEstimator(SampleEstimator):
         with np.errstate(invalid="ignore"):
             std_errors[free_index] = d * np.sqrt(np.diag(bread_c))
         nobs = sample.nobs
-        scores = np.zeros((sample.values.size, d.size))
-        with np.errstate(over="ignore", divide="ignore"):
-            scores[positive] = scores_c[: int(np.count_nonzero(positive))] / d
+
+        def scores() -> np.ndarray:  # n x k, formed when a covariance or influence asks
+            out = np.zeros((sample.values.size, d.size))
+            with np.errstate(over="ignore", divide="ignore"):
+                out[positive] = scores_c()[: int(np.count_nonzero(positive))] / d
+            return out
+
         sandwich = Sandwich(bread, scores, nobs, frequency_weights=sample.weights)
         # The mean loss of the data, in data units: log f_X(x) = log f_C(c) - log s.
         shift = math.log(scaling.scale) if self._likelihood else 0.0

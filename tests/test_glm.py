@@ -434,3 +434,73 @@ def test_thin_classes_share_settings_but_not_family():
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+@pytest.mark.parametrize(
+    ("family", "link", "estimate_alpha"),
+    [("binomial", "logit", False), ("negative_binomial", "log", True)],
+)
+def test_fused_newton_equals_the_plain_minimize_path(randhie, family, link, estimate_alpha):
+    """The one-pass-an-iteration loop (the fit's) = minimize(solver="newton") on the same loss.
+
+    Same iterates (to rounding), the same number of iterations and status, and its
+    final Hessian equals the separately computed observed information.
+    """
+    import jax
+
+    from estimators.families import FAMILIES, LINKS
+    from estimators.glm_kernels import (
+        column_scale,
+        fused_newton,
+        information_matrix,
+        loss_and_hessian,
+    )
+    from estimators.solve import minimize
+
+    X, y = randhie
+    X = sm.add_constant(X.to_numpy())
+    y = y.to_numpy(dtype=float)
+    if family == "binomial":
+        y = (y > 0).astype(float)
+    n = len(y)
+    scale = column_scale(X)
+    params0 = {"coef": np.zeros(X.shape[1])}
+    params0["coef"][0] = np.log(y.mean()) if family != "binomial" else 0.0
+    if estimate_alpha:
+        params0["log_alpha"] = 0.0
+    with jax.enable_x64(True):
+        args = tuple(
+            jax.device_put(np.asarray(a, dtype=np.float64))
+            for a in (X, y, np.full(n, 1 / n), np.zeros(n), scale, 0.0, 0.0)
+        )
+        loss, hessian = loss_and_hessian(family, link, estimate_alpha)
+        plain = minimize(
+            loss, params0, *args, solver="newton", hessian=hessian, tol=1e-20, max_iter=None
+        )
+    fused, hess = fused_newton(
+        family, link, estimate_alpha, params0, args, tol=1e-20, max_iter=None
+    )
+    assert fused.status == plain.status and fused.n_iter == plain.n_iter
+    for name in params0:
+        np.testing.assert_allclose(fused.params[name], plain.params[name], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fused.trace["loss"], plain.trace["loss"], rtol=1e-13)
+    beta = scale * fused.params["coef"]
+    log_alpha = float(fused.params.get("log_alpha", 0.0))
+    with jax.enable_x64(True):
+        eta = args[0] @ beta
+        info = information_matrix(
+            FAMILIES[family],
+            LINKS[link],
+            args[0],
+            args[1],
+            args[2],
+            eta,
+            log_alpha,
+            estimate_alpha=estimate_alpha,
+            expected=False,
+        )
+    scales = np.append(scale, 1.0) if estimate_alpha else scale
+    np.testing.assert_allclose(hess / np.outer(scales, scales), info, rtol=1e-12, atol=1e-15)
