@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .base import FitResult, RegressionEstimator
+from .distributed import process_rows_active
 from .errors import DataError, SettingsError
 from .families import FAMILIES, LINKS, Family, Link, saturated_nll
 from .fit_inputs import OFFSET_ARGUMENTS, formula_inputs, named_column
@@ -342,7 +343,17 @@ class GLM(RegressionEstimator):
         ``offset=`` must not be given too; ``exposure=`` may). ``groups``:
         cluster labels for ``cov_type="cluster"`` (one per row, two columns for
         two-way clustering, or column names of the DataFrame ``X``).
+
+        Inside :func:`estimators.distributed.process_rows` (a multi-process
+        program), ``X``, ``y``, ... are this process's share of the rows and the
+        fit is one fit over every process's rows
+        (:func:`estimators.distributed_glm.fit`).
         """
+        if process_rows_active():
+            from .distributed_glm import fit as fit_across_processes
+
+            return fit_across_processes(self, X, y, sample_weight, offset, exposure,
+                                        formula=formula, groups=groups)  # fmt: skip
         self._check_settings()
         self._check_inference_settings(groups)
         family, link = self._model()

@@ -70,7 +70,13 @@ WORKER = textwrap.dedent(
         "probit_no_intercept": lambda: fit(
             GLM("binomial", "probit", fit_intercept=False), mine[["x1", "x2"]], mine["b"]
         ),
+        "poisson_ordinary_fit": lambda: ordinary_fit(),
     }
+
+    def ordinary_fit():  # the estimator's own fit, inside a process_rows block
+        with distributed.process_rows():
+            return PoissonRegression().fit(mine[["x1", "x2", "x3", "t"]], mine["c"], exposure="t")
+
     for name, run in cases.items():
         m = run()
         out[name] = {
@@ -174,6 +180,7 @@ def single_process_fits(data: pd.DataFrame) -> dict:
             data[["x1", "x2"]], data["b"]
         ),
     }
+    fits["poisson_ordinary_fit"] = fits["poisson_exposure"]
     return fits
 
 
@@ -211,7 +218,13 @@ def two_processes(tmp_path_factory, data) -> list[dict]:
     return run_workers(tmp_path_factory.mktemp("two"), data, [0, 1_200, N_ROWS])
 
 
-CASES = ["logistic", "logistic_weighted_formula", "poisson_exposure", "probit_no_intercept"]
+CASES = [
+    "logistic",
+    "logistic_weighted_formula",
+    "poisson_exposure",
+    "probit_no_intercept",
+    "poisson_ordinary_fit",  # PoissonRegression().fit inside distributed.process_rows()
+]
 
 
 def check_equal_to_one_process(results: list[dict], reference: dict, case: str) -> None:
