@@ -67,19 +67,9 @@ Counts are drawn with numpy (JAX's generator is several times slower on CPU):
 uniform doubles from one ``numpy.random.Generator(PCG64(seed))``, drawn chunk
 after chunk, so the resamples do not depend on ``batch_size``.
 
-Intervals, as ``scipy.stats.bootstrap`` (:math:`\alpha = (1 - \text{level})/2`,
-percentiles with numpy's linear interpolation):
-
-- ``"percentile"``: the :math:`\alpha` and :math:`1-\alpha` percentiles of
-  :math:`\hat\theta^*`;
-- ``"basic"``: :math:`2\hat\theta` minus those (reversed);
-- ``"bca"`` (Efron, 1987): the percentiles at
-  :math:`\Phi\bigl(z_0 + \frac{z_0 + z_\alpha}{1 - a(z_0 + z_\alpha)}\bigr)`,
-  with bias :math:`z_0 = \Phi^{-1}\bigl(\tfrac12[\#(\hat\theta^* < \hat\theta) +
-  \#(\hat\theta^* \le \hat\theta)]/B\bigr)` and acceleration from the jackknife
-  (each row left out in turn, again as a batch of weight vectors):
-  :math:`a = \sum_i (\bar\theta_{(\cdot)} - \theta_{(i)})^3 /
-  \bigl(6\,[\sum_i (\bar\theta_{(\cdot)} - \theta_{(i)})^2]^{3/2}\bigr)`.
+Intervals (``"percentile"``, ``"basic"``, ``"bca"`` with the jackknife's
+acceleration), as ``scipy.stats.bootstrap``: :mod:`estimators.bootstrap_intervals`.
+The fast kernels and their maths: :mod:`estimators.bootstrap_kernels`.
 
 ``standard_error`` is the standard deviation of the resampled estimates (``ddof=1``).
 Resamples whose fit fails (a singular design, a separated logistic resample)
@@ -92,42 +82,45 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import re
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from .base import Estimator
-from .errors import ConvergenceWarning, DataError, InferenceWarning, SettingsError, user_stacklevel
-from .frame import INTERCEPT
+from .bootstrap_intervals import (
+    BOOTSTRAP_METHODS,
+    confidence_interval,
+    jackknife_weights,
+    spread,
+)
+from .bootstrap_kernels import (
+    Problem,
+    check_kwargs,
+    design_of,
+    least_squares_problem,
+    logistic_problem,
+    pad,
+    sample_problem,
+)
+from .errors import ConvergenceWarning, DataError, SettingsError, user_stacklevel
 from .functional import PureFit, as_function, supported_names
 from .glm import GLM, LogisticRegression
 from .location import Mean, Median, Quantile
-from .numerics import center_and_scale, power_of_two_scale
-from .order_statistics import TIE_RTOL
 from .progress import Progress
-from .regression import LinearRegression, _check_rank
+from .regression import LinearRegression
 from .solve import x64_context
 from .univariate import select_column
 
 __all__ = ["BOOTSTRAP_METHODS", "BootstrapResult", "bootstrap", "supported_estimators"]
 
-BOOTSTRAP_METHODS = ("percentile", "basic", "bca")
 # The estimators with a hand-written batched kernel (faster than vmap of the pure fit).
 FAST_PATHS = ("Mean", "Median", "Quantile", "LinearRegression", "LogisticRegression")
 # Elements of one weight matrix (batch_size x n) when batch_size is None: 32 MB of float64.
 DEFAULT_BATCH_ELEMENTS = 2**22
-DEFAULT_NEWTON_MAX_ITER = 100
-# A resample's least-squares design counts as rank deficient when a column's part not
-# explained by the columns before it, 1 - R^2, is below this: its normal equations have
-# lost all but about 5 digits (their error grows as eps / (1 - R^2)).
-RANK_RTOL = 1e-11
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,254 +144,13 @@ class BootstrapResult:
     bayesian: bool
 
 
-@dataclasses.dataclass(frozen=True)
-class _Problem:
-    """One estimator's data on the device and its batched kernel ``weights -> estimates``."""
-
-    names: list[str]
-    base_weights: np.ndarray
-    estimates: Callable[[np.ndarray], np.ndarray]  # (b, n) weights -> (b, p) estimates
-    start_from: Callable[[np.ndarray], None] = lambda theta: None  # warm start (Newton)
-    failure_warning: type[Warning] = InferenceWarning  # what a failed resample means
-    # The kernel takes the weights with their columns in this order of the rows (None: as
-    # given): the quantile kernel wants them in the data's sorted order, and the counts
-    # are cheaper to draw in that order than to permute afterwards.
-    row_order: np.ndarray | None = None
-    # The estimate on the base weights (None: ``estimates`` of them, one row). When set, it
-    # takes a whole chunk of copies of the base weights and so do the jackknife's chunks:
-    # compiling the vmapped pure fit for another shape costs seconds, more than a chunk.
-    estimate: Callable[[np.ndarray], np.ndarray] | None = None
-    # Elements of a lane's temporaries per row of data: the default chunk holds about
-    # DEFAULT_BATCH_ELEMENTS of them.
-    row_size: int = 1
-
-
-# ------------------------------------------------------------------ kernels
-@jax.jit
-def _mean_kernel(W: jax.Array, c: jax.Array) -> jax.Array:
-    return (W @ c) / jnp.sum(W, axis=1)
-
-
-@functools.partial(jax.jit, static_argnames="block")
-def _quantile_kernel(W, sorted_x, q, block):
-    """Weighted q-quantile of each row of weights: the minimiser set [low, high], midpoint.
-
-    The columns of ``W`` are in the data's sorted order; the first position where the
-    cumulative weight reaches a target is found in two steps, so that no full
-    cumulative sum is formed (XLA:CPU's cumsum is about 20 ns an element): the
-    cumulative sums of blocks of ``block`` weights find the block, and a cumulative
-    sum inside that one block finds the position.
-    """
-    b, n = W.shape
-    n_blocks = -(-n // block)
-    ws = jnp.pad(W, ((0, 0), (0, n_blocks * block - n)))  # W is in sorted order
-    block_cum = jnp.cumsum(ws.reshape(b, n_blocks, block).sum(axis=2), axis=1)
-    total = block_cum[:, -1]
-    target, slack = q * total, TIE_RTOL * total
-    last = n - 1
-
-    def first_reaching(w_b, block_cum_b, t, side):
-        # first position whose cumulative weight is >= t (side "left") or > t ("right")
-        j = jnp.minimum(jnp.searchsorted(block_cum_b, t, side=side), n_blocks - 1)
-        before = jnp.where(j > 0, block_cum_b[j - 1], 0.0)
-        inside = before + jnp.cumsum(jax.lax.dynamic_slice(w_b, (j * block,), (block,)))
-        k = jnp.minimum(jnp.searchsorted(inside, t, side=side), block - 1)
-        return jnp.minimum(j * block + k, last), inside[k]
-
-    def one(w_b, block_cum_b, t, s):
-        # low: the first value with W(x <= v) >= qW; a tie when W(x <= low) = qW,
-        # then high is the next value of positive weight (zero weights add nothing).
-        lo, cum_lo = first_reaching(w_b, block_cum_b, t - s, "left")
-        hi, _ = first_reaching(w_b, block_cum_b, t + s, "right")
-        low, high = sorted_x[lo], sorted_x[hi]
-        mid = (low + high) / 2
-        mid = jnp.where(jnp.isfinite(mid), mid, 0.5 * low + 0.5 * high)
-        return jnp.where(cum_lo <= t + s, mid, low)
-
-    return jax.vmap(one)(ws, block_cum, target, slack)
-
-
-@jax.jit
-def _least_squares_kernel(W: jax.Array, products: jax.Array) -> jax.Array:
-    """Solve the weighted normal equations of each row of W; ``products`` = [x (x) x, x y].
-
-    By Cholesky; a resample whose design is (numerically) rank deficient gives NaN:
-    a squared pivot ``L_jj^2 / G_jj = 1 - R_j^2`` (column j on the columns before it)
-    below :data:`RANK_RTOL`.
-    """
-    p = int(round((np.sqrt(1 + 4 * products.shape[1]) - 1) / 2))
-    moments = W @ products
-    gram = moments[:, : p * p].reshape(-1, p, p)
-    chol = jnp.linalg.cholesky(gram)
-    beta = jax.scipy.linalg.cho_solve((chol, True), moments[:, p * p :, None])[..., 0]
-    pivots = jnp.diagonal(chol, axis1=1, axis2=2) ** 2 / jnp.diagonal(gram, axis1=1, axis2=2)
-    full_rank = jnp.all(pivots > RANK_RTOL, axis=1)  # False for NaN pivots too
-    return jnp.where(full_rank[:, None], beta, jnp.nan)
-
-
-@jax.jit
-def _logistic_kernel(W, X, y, outer, beta0, tol2, max_iter):
-    """Newton's method for the weighted logistic loss, vmapped over the rows of W.
-
-    Returns the estimates and a flag per lane: its Newton decrement
-    g' H^-1 g (of the summed loss) fell below ``tol2`` within ``max_iter`` steps.
-    """
-    p = X.shape[1]
-
-    def step(beta):
-        mu = jax.nn.sigmoid(beta @ X.T)
-        grad = (W * (mu - y)) @ X
-        hess = ((W * mu * (1 - mu)) @ outer).reshape(-1, p, p)
-        delta = jnp.linalg.solve(hess, grad[..., None])[..., 0]
-        return delta, jnp.sum(grad * delta, axis=1)
-
-    def body(state):
-        beta, it, _ = state
-        delta, decrement = step(beta)
-        return beta - delta, it + 1, decrement <= tol2
-
-    def cond(state):
-        _, it, done = state
-        return (it < max_iter) & ~jnp.all(done)
-
-    beta0 = jnp.broadcast_to(beta0, (W.shape[0], p))
-    done0 = jnp.zeros(W.shape[0], dtype=bool)
-    beta, _, done = jax.lax.while_loop(cond, body, (beta0, 0, done0))
-    return beta, done
-
-
-# ------------------------------------------------------------------ problems
-def _sample_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> _Problem:
-    _check_kwargs(estimator, fit_kwargs, ("sample_weight", "column"))
-    estimator._check_fit_settings(None)
-    inputs = select_column(
-        data, fit_kwargs.get("column"), sample_weight=fit_kwargs.get("sample_weight")
-    )
-    sample = inputs.sample(estimator.missing)
-    x = sample.values
-    if isinstance(estimator, Mean):
-        # centred and scaled by a power of two, as Mean's own fit: full accuracy near offsets
-        ref, scale = center_and_scale(x)
-        with x64_context("float64"):
-            c = jax.device_put((x - ref) / scale)
-
-        def estimates(W):
-            with x64_context("float64"):
-                return ref + scale * np.asarray(_mean_kernel(W, c))[:, None]
-
-        return _Problem(["mean"], sample.weights, estimates)
-    q = estimator._level()
-    order = np.argsort(x, kind="stable")
-    block = max(8, int(np.sqrt(x.size)))
-    with x64_context("float64"):
-        sorted_x, q_dev = jax.device_put(x[order]), jax.device_put(np.float64(q))
-
-    def estimates(W):
-        with x64_context("float64"):
-            return np.asarray(_quantile_kernel(W, sorted_x, q_dev, block))[:, None]
-
-    return _Problem([estimator._param_name()], sample.weights, estimates, row_order=order)
-
-
-def _design_of(estimator: Estimator, data: Any, fit_kwargs: dict):
-    _check_kwargs(estimator, fit_kwargs, ("sample_weight", "formula"))
-    formula = fit_kwargs.get("formula")
-    if isinstance(formula, str) and re.search(r"\boffset\(", formula):
-        raise SettingsError(
-            f"bootstrap of {type(estimator).__name__} does not take offsets (the formula "
-            f"{formula!r} has an offset() term); the estimator's own fit does"
-        )
-    X, y = data if isinstance(data, tuple) and len(data) == 2 else (data, None)
-    # the fit's own validation (GLM.fit's offset_design is as_design when there is no offset)
-    design, _ = estimator._validated_design(X, y, fit_kwargs.get("sample_weight"), formula=formula)
-    return design
-
-
-def _least_squares_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> _Problem:
-    design = _design_of(estimator, data, fit_kwargs)
-    X, y, w = design.X, design.y, design.weights
-    # Centre the regressors and the response at their weighted means when there is an
-    # intercept (it absorbs the shift), and scale every column by a power of two: the
-    # normal equations then have the conditioning of the centred design, not of X.
-    has_intercept = design.fit_intercept and design.names[0] == INTERCEPT
-    x_ref = np.average(X, axis=0, weights=w) if has_intercept else np.zeros(X.shape[1])
-    y_ref = float(np.average(y, weights=w)) if has_intercept else 0.0
-    if has_intercept:
-        x_ref[0] = 0.0
-    x_scale = power_of_two_scale(X - x_ref, axis=0)
-    y_scale = float(power_of_two_scale(y - y_ref))
-    Xc, yc = (X - x_ref) / x_scale, (y - y_ref) / y_scale
-    _check_full_rank(Xc, w, list(design.names))
-    n, p = Xc.shape
-    products = np.concatenate(
-        [(Xc[:, :, None] * Xc[:, None, :]).reshape(n, p * p), Xc * yc[:, None]], axis=1
-    )
-    with x64_context("float64"):
-        products_dev = jax.device_put(products)
-
-    def estimates(W):
-        with x64_context("float64"):
-            scaled = np.asarray(_least_squares_kernel(W, products_dev))
-        beta = scaled * (y_scale / x_scale)
-        if has_intercept:  # NaN (failed) resamples stay NaN
-            with np.errstate(invalid="ignore"):
-                beta[:, 0] += y_ref - beta[:, 1:] @ x_ref[1:]
-        return beta
-
-    return _Problem(list(design.names), w, estimates)
-
-
-def _check_full_rank(Xc: np.ndarray, w: np.ndarray, names: list[str]) -> None:
-    """The DataError of ``LinearRegression.fit`` naming the collinear columns, on the data
-    itself: a rank-deficient design would otherwise fail every resample anonymously."""
-    used = w > 0
-    weighted = Xc[used] * np.sqrt(w[used])[:, None]
-    _check_rank(float(np.linalg.cond(weighted)), weighted, np.ones(int(used.sum())), names)
-
-
-def _logistic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> _Problem:
-    design = _design_of(estimator, data, fit_kwargs)
-    X, y, w = design.X, design.y, design.weights
-    x_scale = power_of_two_scale(X, axis=0)
-    Xs = X / x_scale
-    n, p = Xs.shape
-    tol2 = float(estimator.tol) ** 2
-    max_iter = DEFAULT_NEWTON_MAX_ITER if estimator.max_iter is None else int(estimator.max_iter)
-    with x64_context("float64"):
-        X_dev, y_dev, outer = (
-            jax.device_put(a) for a in (Xs, y, (Xs[:, :, None] * Xs[:, None, :]).reshape(n, p * p))
-        )
-    start = {"beta": np.zeros(p)}
-
-    def estimates(W):
-        with x64_context("float64"):
-            beta, done = _logistic_kernel(W, X_dev, y_dev, outer, start["beta"], tol2, max_iter)
-            beta, done = np.array(beta), np.asarray(done)
-        beta[~done] = np.nan  # not converged (e.g. a separated resample): a failed resample
-        return beta / x_scale
-
-    def start_from(theta):
-        if np.all(np.isfinite(theta)):
-            start["beta"] = theta * x_scale
-
-    return _Problem(list(design.names), w, estimates, start_from, ConvergenceWarning)
-
-
-def _check_kwargs(estimator: Estimator, fit_kwargs: dict, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(fit_kwargs) - set(allowed))
-    if unknown:
-        raise SettingsError(
-            f"bootstrap of {type(estimator).__name__} does not take {unknown}; the fit "
-            f"arguments it passes on are {list(allowed)}"
-        )
-
-
-def _generic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> _Problem:
+# ------------------------------------------------------------------ the generic path
+def _generic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> Problem:
     """Any estimator :func:`~estimators.functional.as_function` supports: ``jax.vmap`` of
     its pure fit over the rows of the weight matrix, one compiled call a chunk."""
     pure = _pure_fit(estimator)
     if pure.inputs == ("x",):
-        _check_kwargs(estimator, fit_kwargs, ("sample_weight", "column"))
+        check_kwargs(estimator, fit_kwargs, ("sample_weight", "column"))
         estimator._check_fit_settings(None)
         inputs = select_column(
             data, fit_kwargs.get("column"), sample_weight=fit_kwargs.get("sample_weight")
@@ -406,7 +158,7 @@ def _generic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> _Prob
         sample = inputs.sample(estimator.missing)
         arrays, weights, names = (sample.values,), sample.weights, pure.param_names(1)
     else:
-        design = _design_of(estimator, data, fit_kwargs)
+        design = design_of(estimator, data, fit_kwargs)
         arrays, weights, names = (design.X, design.y), design.weights, list(design.names)
         if design.fit_intercept != bool(estimator.fit_intercept):
             # a formula decides the intercept ("y ~ x - 1"), as in the estimator's fit
@@ -434,7 +186,7 @@ def _generic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> _Prob
 
     # a lane's temporaries are about (n, columns of the data + 1): bound the chunk by that
     row_size = 1 + sum(int(np.prod(a.shape[1:])) for a in arrays)
-    return _Problem(
+    return Problem(
         names,
         weights,
         estimates,
@@ -517,17 +269,17 @@ def supported_estimators() -> list[str]:
     return sorted(pure | set(FAST_PATHS))
 
 
-def _problem(estimator: Any, data: Any, fit_kwargs: dict) -> _Problem:
+def _problem(estimator: Any, data: Any, fit_kwargs: dict) -> Problem:
     estimator = _without_covariance(estimator)
     kind = type(estimator)
     if kind is Mean or kind is Median or kind is Quantile:
-        return _sample_problem(estimator, data, fit_kwargs)
+        return sample_problem(estimator, data, fit_kwargs)
     if kind is LinearRegression:
-        return _least_squares_problem(estimator, data, fit_kwargs)
+        return least_squares_problem(estimator, data, fit_kwargs)
     if kind is LogisticRegression or (
         kind is GLM and estimator.family == "binomial" and estimator.link in (None, "logit")
     ):
-        return _logistic_problem(estimator, data, fit_kwargs)
+        return logistic_problem(estimator, data, fit_kwargs)
     if kind.__name__ not in supported_estimators():
         raise SettingsError(
             f"bootstrap does not support {kind.__name__}; supported estimators are "
@@ -548,7 +300,8 @@ def _resample_weights(
     """Chunks of resampling weights (``batch`` rows each, the last padded with ``base``).
 
     Row ``i`` of the data is column ``rank[i]`` of the weights (``order``: see
-    :class:`_Problem`), so a drawn row is counted straight into its column.
+    :class:`~estimators.bootstrap_kernels.Problem`), so a drawn row is counted straight
+    into its column.
     """
     n = base.size
     rank = None if order is None else np.argsort(order)
@@ -567,32 +320,11 @@ def _resample_weights(
             rows += (np.arange(b) * n)[:, None]
             weights = np.bincount(rows.ravel(), minlength=b * n).reshape(b, n).astype(float)
         weights *= base
-        yield _pad(weights, base, batch)
-
-
-def _jackknife_weights(
-    base: np.ndarray, batch: int, order: np.ndarray | None
-) -> Iterator[np.ndarray]:
-    """Chunks of the leave-one-row-out weight vectors, arranged as :func:`_resample_weights`."""
-    n = base.size
-    rank = np.arange(n) if order is None else np.argsort(order)
-    base = base if order is None else base[order]
-    for start in range(0, n, batch):
-        b = min(batch, n - start)
-        weights = np.tile(base, (b, 1))
-        weights[np.arange(b), rank[start : start + b]] = 0.0
-        yield _pad(weights, base, batch)
-
-
-def _pad(weights: np.ndarray, base: np.ndarray, batch: int) -> np.ndarray:
-    """Pad with copies of ``base`` to ``batch`` rows: one compiled shape for every chunk."""
-    if weights.shape[0] == batch:
-        return weights
-    return np.vstack([weights, np.tile(base, (batch - weights.shape[0], 1))])
+        yield pad(weights, base, batch)
 
 
 def _run(
-    problem: _Problem, chunks: Iterator[np.ndarray], total: int, progress: Progress | None = None
+    problem: Problem, chunks: Iterator[np.ndarray], total: int, progress: Progress | None = None
 ) -> np.ndarray:
     out, done = [], 0
     try:
@@ -605,36 +337,6 @@ def _run(
         if progress is not None:
             progress.close()
     return np.concatenate(out)[:total]
-
-
-# ------------------------------------------------------------------ intervals
-def _spread(values: np.ndarray) -> np.ndarray:
-    """Standard deviation (ddof=1) per column, scaled by a power of two first: the squares
-    of estimates near 1e300 (or 1e-300) would overflow (underflow) in np.std."""
-    scale = power_of_two_scale(values, axis=0)
-    return scale * np.std(values / scale, axis=0, ddof=1)
-
-
-def _percentile(values: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """Percentile of each column at its own level in [0, 1] (numpy's linear method)."""
-    return np.array([np.percentile(values[:, j], 100 * level[j]) for j in range(values.shape[1])])
-
-
-def _bca_levels(
-    theta_b: np.ndarray, theta: np.ndarray, jackknife: np.ndarray, alpha: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The BCa percentile levels for each parameter (scipy.stats.bootstrap's formulas)."""
-    below = np.mean(theta_b < theta, axis=0)
-    at_most = np.mean(theta_b <= theta, axis=0)
-    z0 = special.ndtri((below + at_most) / 2)
-    dev = np.nanmean(jackknife, axis=0) - jackknife
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a = np.nansum(dev**3, axis=0) / (6 * np.nansum(dev**2, axis=0) ** 1.5)
-    levels = []
-    for z_alpha in (special.ndtri(alpha), special.ndtri(1 - alpha)):
-        shifted = z0 + z_alpha
-        levels.append(special.ndtr(z0 + shifted / (1 - a * shifted)))
-    return levels[0], levels[1]
 
 
 # ------------------------------------------------------------------ entry point
@@ -734,7 +436,7 @@ def bootstrap(
     if problem.estimate is None:
         theta = problem.estimates(ordered_base[None, :])[0]
     else:
-        theta = problem.estimate(_pad(ordered_base[None, :], ordered_base, batch))
+        theta = problem.estimate(pad(ordered_base[None, :], ordered_base, batch))
     problem.start_from(theta)
     rng = np.random.Generator(np.random.PCG64(seed))
     theta_b = _run(
@@ -758,31 +460,25 @@ def bootstrap(
         raise SettingsError(
             f"only {good.shape[0]} of {n_resamples} bootstrap resamples could be fitted"
         )
-    alpha = (1 - confidence_level) / 2
-    p = good.shape[1]
+    jackknife = None
     if method == "bca":
-        if problem.estimate is not None:  # the resamples' compiled shape (see _Problem)
+        if problem.estimate is not None:  # the resamples' compiled shape (see Problem)
             jack_batch = batch
         else:
             default_jack = max(1, min(n, DEFAULT_BATCH_ELEMENTS // per_resample))
             jack_batch = min(default_jack if batch_size is None else batch, n)
         jackknife = _run(
             problem,
-            _jackknife_weights(base, jack_batch, order),
+            jackknife_weights(base, jack_batch, order),
             n,
             Progress(progress, "bootstrap (jackknife for bca)", n, unit="fits"),
         )
-        low_level, high_level = _bca_levels(good, theta, jackknife, alpha)
-    else:
-        low_level, high_level = np.full(p, alpha), np.full(p, 1 - alpha)
-    low, high = _percentile(good, low_level), _percentile(good, high_level)
-    if method == "basic":
-        low, high = 2 * theta - high, 2 * theta - low
+    low, high = confidence_interval(good, theta, method, confidence_level, jackknife)
     names = problem.names
     return BootstrapResult(
         confidence_interval=pd.DataFrame({"low": low, "high": high}, index=names),
         bootstrap_distribution=pd.DataFrame(theta_b, columns=names),
-        standard_error=pd.Series(_spread(good), index=names, name="std_error"),
+        standard_error=pd.Series(spread(good), index=names, name="std_error"),
         estimate=pd.Series(theta, index=names, name="estimate"),
         method=method,
         confidence_level=float(confidence_level),

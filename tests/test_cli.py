@@ -361,8 +361,8 @@ BAD_INPUT = {
         ["unknown cov_type 'HC9'"],
     ),
     "unsupported bootstrap": (
-        ["fit", "anes96", "--model", "poisson", "--formula", "age ~ PID", "--bootstrap", "10"],
-        ["bootstrap does not support PoissonRegression"],
+        ["fit", "anes96", "--model", "quantile", "--formula", "age ~ PID", "--bootstrap", "10"],
+        ["bootstrap does not support QuantileRegression"],
     ),
 }
 

@@ -13,6 +13,8 @@ MODULES = [
     "estimators.implicit",
     "estimators.distributed",
     "estimators.distributed_glm",
+    "estimators.bootstrap_kernels",
+    "estimators.bootstrap_intervals",
     "estimators.functional_location",
     "estimators.functional_smooth",
     "estimators.losses",
