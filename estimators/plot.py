@@ -414,6 +414,11 @@ def simulation(result: Any, ax: Any = None) -> Any:
     left.legend(frameon=False, fontsize="small")
     right.axhline(result.confidence_level, color="k", ls="--", lw=1, label="nominal")
     right.set_xscale("log")
+    for axis in (left, right):  # the studied sizes as plain ticks (no crowded minor labels)
+        axis.set_xticks(sizes, [f"{int(n):,}" for n in sizes])
+        axis.minorticks_off()
+    if table["param"].nunique() > 1:
+        right.legend(frameon=False, fontsize="small")
     right.set_xlabel("n")
     right.set_ylabel("coverage")
     right.set_title(f"{result.confidence_level:.0%} intervals, {result.n_reps} replications")
