@@ -62,6 +62,7 @@ from .frame import INTERCEPT, Design, format_rows
 from .glm_design import offset_design, total_offset
 from .glm_inference import (
     alpha_jacobian,
+    check_dispersion,
     covariance,
     glm_sandwich,
     goodness_of_fit,
@@ -82,7 +83,12 @@ from .glm_kernels import (
 )
 from .interop import as_pandas
 from .numerics import pad_rows, padded_length
-from .separation import PerfectSeparationWarning, check_separation
+from .separation import (
+    PerfectSeparationWarning,
+    boundary_direction,
+    check_separation,
+    separating_direction,
+)
 from .sharding import active_mesh, put_rows
 from .solve import Status, x64_context
 
@@ -383,6 +389,7 @@ class GLM(RegressionEstimator):
         )
         design = inputs.count_dropped(design)
         self._check_response(design)
+        _check_one_outcome(family, design)
         result = self._fit_design(design)
         separated = bool(result.attributes.get("separated_", False))
         if not separated or result.solution.status == Status.NONFINITE:
@@ -475,6 +482,7 @@ class GLM(RegressionEstimator):
         mu = mean_of(link, np.asarray(eta))[:n]
         separated = check_separation(family, design, mu, solution.converged)
         params = np.append(beta, alpha) if estimate_alpha else beta
+        check_dispersion(family, design, mu)
         attributes = goodness_of_fit(family, link, y, w, mu, alpha, len(params))
         jac = alpha_jacobian(len(params), design.X.shape[1], alpha)
         inverse_observed, reason_observed = inverse_information(observed, design, separated)
@@ -570,11 +578,9 @@ class GLM(RegressionEstimator):
         _, link = self._model()
         matrix, index, extra = self._predict_inputs(X, offset, exposure)
         coef = self.params_[self.design_info_.names].to_numpy()
-        return pd.Series(
-            mean_of(link, matrix @ coef + extra),
-            index=index,
-            name=f"predicted_{self.design_info_.response}",
-        )
+        mean = mean_of(link, matrix @ coef + extra)
+        _check_mean_range(link, mean, matrix, extra, index, coef, self.design_info_.names)
+        return pd.Series(mean, index=index, name=f"predicted_{self.design_info_.response}")
 
     def predict_frame(
         self, X: Any, offset: Any = None, exposure: Any = None, alpha: float = 0.05
@@ -592,6 +598,9 @@ class GLM(RegressionEstimator):
         """
         _, link = self._model()
         matrix, index, extra = self._predict_inputs(X, offset, exposure)
+        coef = self.params_[self.design_info_.names].to_numpy()
+        mean = mean_of(link, matrix @ coef + extra)  # checked first: the SEs would overflow too
+        _check_mean_range(link, mean, matrix, extra, index, coef, self.design_info_.names)
         return self._prediction_table(matrix, index, alpha, inverse_link=link.mean, offset=extra)
 
     def _predict_inputs(
@@ -639,6 +648,38 @@ class GLM(RegressionEstimator):
         return mean_of(link, matrix @ self.params_[self.design_info_.names].to_numpy())
 
 
+def _check_mean_range(
+    link: Link,
+    mean: np.ndarray,
+    matrix: np.ndarray,
+    offset: np.ndarray,
+    index: pd.Index,
+    coef: np.ndarray,
+    names: list[str],
+) -> None:
+    """A :class:`DataError` counting the rows whose predicted mean is beyond float64's range.
+
+    ``exp(eta)`` overflows to infinity for eta above about 709.8 (new X far
+    outside the data the model was fitted on, say X near 1e300); an infinite
+    prediction would pass silently into whatever uses it. Rows with missing
+    values predict NaN, as documented, and are not counted.
+    """
+    missing = np.isnan(matrix).any(axis=1) | np.isnan(np.broadcast_to(offset, mean.shape))
+    bad = ~missing & ~np.isfinite(mean)
+    if not bad.any():
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        terms = np.abs(matrix[bad] * coef)  # which column's term x_j b_j is largest
+    column = names[int(np.nanargmax(np.nanmax(terms, axis=0)))] if terms.size else None
+    largest = "" if column is None else f"; column {column!r} gives the largest term"
+    raise DataError(
+        f"the predicted mean overflows float64 on {int(bad.sum())} of {len(mean)} rows of X "
+        f"(rows {format_rows(index, bad)}): their linear predictor is beyond the range of "
+        f"the {link.name} link's inverse{largest}; these X are far outside the fitted data "
+        "(rescale them as the fit's columns were)"
+    )
+
+
 def _padded_inputs(X, y, w, offset, multiple: int = 1) -> tuple:
     """``X``, ``y``, ``w``, ``offset`` padded to a size bucket, so a new n recompiles nothing.
 
@@ -660,6 +701,51 @@ def _padded_inputs(X, y, w, offset, multiple: int = 1) -> tuple:
     else:
         X, y, offset = pad_rows(X, y, offset, fill="first", length=length)
     return (y, w, offset) if X is None else (X, y, w, offset)
+
+
+def _check_one_outcome(family: Family, design: Design) -> None:
+    r"""A :class:`DataError` when every response is at the family's boundary and the MLE is lost.
+
+    Logistic regression with :math:`y_i = 1` on every row (or 0), or a count
+    model with :math:`y_i = 0` on every row: the likelihood increases for ever
+    as the fitted means run to the boundary (for the intercept,
+    :math:`\hat\beta_0 \to \pm\infty`), so no coefficient is estimated at
+    all. This is separation in its extreme form, but unlike partial separation
+    (a :class:`PerfectSeparationWarning`, with the other rows still
+    informative) the data hold no information on any parameter, so it is an
+    error, as scikit-learn's "needs samples of at least 2 classes". Checked
+    here and not in ``_check_response``, which also sees one process's or one
+    group's rows only. Without a constant column the MLE may exist (one
+    column of both signs and no intercept): the linear program of
+    :func:`~estimators.separation.separating_direction` decides.
+    """
+    if family.boundary is None:
+        return
+    used = design.weights > 0
+    direction = boundary_direction(family, design.y)
+    if not used.any() or np.any(direction[used] != direction[used][0]) or not direction[used][0]:
+        return
+    if separating_direction(design.X, direction, design.weights) is None:
+        return
+    n, total = int(used.sum()), len(design.y)
+    rows = f"all {n} rows" if n == total else f"all {n} rows with a positive weight"
+    value = float(design.y[used][0])
+    by = " by the intercept" if design.fit_intercept else ""
+    if family.boundary == "both":
+        why = (
+            "the binomial family needs both outcomes: with one, the fitted probabilities "
+            f"run to exactly {value:g} as the coefficients grow without bound (perfect "
+            f"separation{by})"
+        )
+    else:
+        why = (
+            f"the fitted means of the {family.name} family run to exactly 0 as the "
+            f"coefficients grow without bound (perfect separation{by})"
+        )
+    raise DataError(
+        f"{design.response} is {value:g} on {rows}: {why}, so the maximum likelihood "
+        "estimate does not exist"
+    )
 
 
 def _refitted_column(X: Any, name: str, argument: str) -> pd.Series:

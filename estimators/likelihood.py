@@ -176,6 +176,64 @@ def _row_gradients(objective, layout, u, rows):
 # --------------------------------------------------------------------------- data preparation
 
 
+# Counts are not rescaled (the Poisson is not a scale family), so the solver works in
+# data units: its gradient carries a rounding error of about eps times the mean count,
+# and the square of that leaves float64's range for means above about 2**511
+# (measured: fits agree with the weighted mean to 2e-14 up to a mean of 3.2e153;
+# a mean of 1.1e154 fails to converge and 2.1e154 raises FitError).
+_LARGEST_MEAN_COUNT = 2.0**510
+
+
+def _check_count_range(family: Family, sample: Sample) -> None:
+    """A :class:`DataError` naming the variable and counting the rows when counts are too
+    large for the count families' likelihood in float64 (a mean above 2**510)."""
+    if family.support != "count":
+        return
+    values, weights = sample.values, sample.weights
+    with np.errstate(over="ignore"):
+        mean = float(np.sum(weights * values) / np.sum(weights))
+    if not mean > _LARGEST_MEAN_COUNT:
+        return
+    big = (values > _LARGEST_MEAN_COUNT) & (weights > 0)
+    labels = pd.RangeIndex(values.size) if sample.index is None else sample.index
+    rows = ", ".join(repr(label) for label in labels[big][:5])
+    rows += ", ..." if big.sum() > 5 else ""
+    raise DataError(
+        f"{sample.name} has {int(big.sum())} counts above 2**510 ({_LARGEST_MEAN_COUNT:.2g}) "
+        f"out of {values.size} rows (rows {rows}), and a mean count of {mean:.3g}: the "
+        f"{family.name} log-likelihood's derivatives overflow float64 for counts this large "
+        "(the MLE of a poisson mean is the weighted mean of the counts)"
+    )
+
+
+def _equilibrated_inverse(hessian: np.ndarray, equilibrate: bool) -> tuple[np.ndarray, str | None]:
+    r"""The inverse Hessian, taken after scaling it to a unit diagonal, or NaN and why.
+
+    With :math:`S = \operatorname{diag}(H_{jj}^{-1/2})`, :math:`H^{-1} = S\,(S H
+    S)^{-1} S` exactly; the rank rule of :func:`~estimators.inference.invert_hessian`
+    (eigenvalues below :math:`k\,\epsilon\,\lambda_{max}`) is then applied to
+    :math:`S H S`, a correlation-like matrix whose eigenvalues do not depend on
+    the units of the parameters. Without it, a parameter whose scaled coordinate
+    is far from 1 (the gamma scale near 4.7e18 at shape 0.1, curvature 1e-23
+    beside 3e5) makes a regular Hessian (condition number 6e3 once equilibrated)
+    look singular. GLMs invert their information the same way
+    (:func:`~estimators.glm_inference.inverse_information`).
+
+    Not done (``equilibrate=False``) at an estimate on the edge of the parameter
+    space (student t's df running off to infinity), where a tiny curvature is the
+    flat likelihood of a parameter with no finite MLE (below rounding level:
+    8e-23 at df = 1e8), which the unscaled rule rightly calls singular; nor when
+    a diagonal entry is not positive and finite (invert_hessian says why).
+    """
+    hessian = np.atleast_2d(np.asarray(hessian, dtype=float))
+    diag = np.diag(hessian)
+    if not equilibrate or not np.all(np.isfinite(hessian)) or not np.all(diag > 0):
+        return invert_hessian(hessian)
+    s = 1.0 / np.sqrt(diag)
+    inverse, reason = invert_hessian(s[:, None] * hessian * s[None, :])
+    return s[:, None] * inverse * s[None, :], reason
+
+
 @dataclasses.dataclass(frozen=True)
 class _Scaling:
     r"""Data coordinates :math:`c = (x - \mathrm{ref})/s`; ``units`` say how parameters map."""
@@ -281,6 +339,7 @@ class _LossEstimator(SampleEstimator):
         family = spec.family
         if family is not None:
             check_support(family, sample.values, sample.weights, sample.name, sample.index)
+            _check_count_range(family, sample)
         positive = sample.weights > 0  # zero-weight rows contribute nothing
         values, weights = sample.values, sample.weights
         if not positive.all():  # (copies of 1e6 rows cost as much as the solve)
@@ -337,9 +396,11 @@ class _LossEstimator(SampleEstimator):
         theta_c, hessian_c, psi_c = self._derivatives(
             objective, layout, solution.params, data, rows, nobs
         )
+        edge = None if family is None else family.check_estimate
         self._store(
-            spec, scaling, theta_c, layout, hessian_c, psi_c, positive, solution, sample, labels
-        )
+            spec, scaling, theta_c, layout, hessian_c, psi_c, positive, solution, sample, labels,
+            edge,
+        )  # fmt: skip
         if family is not None and family.check_estimate is not None:
             self._check_estimate(family)
 
@@ -473,6 +534,7 @@ class _LossEstimator(SampleEstimator):
         solution,
         sample,
         labels,
+        edge=None,
     ) -> None:
         r"""Set the learned attributes, with the covariance and the sandwich in data units.
 
@@ -480,8 +542,9 @@ class _LossEstimator(SampleEstimator):
         derivatives :math:`d` (``_Scaling.derivative``), so the total loss's
         Hessian maps as :math:`A_{data}^{-1} = D A_c^{-1} D` and the scores as
         :math:`s_{data} = s_c / d` (the likelihood's shift :math:`\log s` is a
-        constant). The bread is inverted in the scaled coordinates, where it is
-        well conditioned.
+        constant). The bread is inverted in the scaled coordinates, equilibrated
+        (:func:`_equilibrated_inverse`) unless ``edge`` (the family's
+        ``check_estimate``) finds the estimate on the edge of the parameter space.
         """
         units = dict(zip(spec.names, spec.units, strict=True))
         names, estimates, free_mask, factors = [], [], [], []
@@ -496,9 +559,15 @@ class _LossEstimator(SampleEstimator):
                 if is_free:
                     factors.append(scaling.derivative(units[name]))
         d = np.asarray(factors)
-        bread_c, reason = invert_hessian(hessian_c)
+        values = dict(zip(names, estimates, strict=True))
+        on_edge = edge is not None and edge(values) is not None
+        bread_c, reason = _equilibrated_inverse(hessian_c, equilibrate=not on_edge)
+        # D A_c^{-1} D one side at a time: np.outer(d, d) overflows for data near 1e300
+        # (d about 1e300 each), and inf times a zero covariance would be NaN. A variance
+        # itself may still leave float64's range (about 1e600): inf there, while the
+        # standard errors below are finite.
         with np.errstate(over="ignore"):
-            bread = bread_c * np.outer(d, d)
+            bread = bread_c * d[:, None] * d[None, :]
         free_index = np.flatnonzero(free_mask)
         cov = np.full((len(names), len(names)), np.nan)
         cov[np.ix_(free_index, free_index)] = bread

@@ -32,7 +32,6 @@ and agree with it to about ``tol`` standard errors.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import Any
 
 import jax
@@ -42,7 +41,7 @@ import pandas as pd
 
 from .base import FitResult, RegressionEstimator
 from .covariance import Sandwich
-from .errors import DataError, InferenceWarning, SettingsError, user_stacklevel
+from .errors import DataError, SettingsError
 from .frame import Design, collinear_columns
 from .losses import squared_deviation, weighted_mean
 from .lstsq import DEFAULT_REFINEMENT_STEPS, DEFAULT_TOL, rank_limit, solve_least_squares
@@ -279,13 +278,11 @@ def _covariance(ls: _LeastSquares, inner_scaled: np.ndarray, sigma: float):
     return cov, factor * np.sqrt(np.diag(inner_scaled))
 
 
-def _warn_no_df(name: str, n_pos: int, df_params: float) -> None:
-    warnings.warn(
-        f"{name}: {n_pos} rows with positive weight and {df_params:.6g} parameters leave "
-        "no residual degrees of freedom: the residual variance and the standard errors "
-        "are reported as NaN",
-        InferenceWarning,
-        stacklevel=user_stacklevel(),
+def _no_df_note(n_pos: int, df_params: float) -> str:
+    """Why the standard errors are NaN when the fit leaves no residual degrees of freedom."""
+    return (
+        f"{n_pos} rows with positive weight and {df_params:.6g} parameters leave no "
+        "residual degrees of freedom (the residual variance is undefined)"
     )
 
 
@@ -424,17 +421,40 @@ class LinearRegression(RegressionEstimator):
         else:
             tol = DEFAULT_SE_TOL if self.tol is None else float(self.tol)
             ls = _iterative_least_squares(design, self.solver, tol, self.max_iter)
-        return _fit_result(design, ls, ls.inverse_scaled, design.X.shape[1], "LinearRegression")
+        robust = self.cov_type not in self._native_cov_types
+        return _fit_result(
+            design, ls, ls.inverse_scaled, design.X.shape[1], "LinearRegression", robust=robust
+        )
 
 
 def _fit_result(
-    design: Design, ls: _LeastSquares, inner_scaled: np.ndarray, df_params: float, name: str
+    design: Design,
+    ls: _LeastSquares,
+    inner_scaled: np.ndarray,
+    df_params: float,
+    name: str,
+    *,
+    robust: bool = False,
 ) -> FitResult:
-    """The shared end of a fit: statistics, covariance sigma^2 D^-1 C D^-1, history."""
+    """The shared end of a fit: statistics, covariance sigma^2 D^-1 C D^-1, history.
+
+    ``robust``: the covariance is a sandwich (HC0-HC3, cluster, HAC), formed from
+    the data-unit bread, which is not finite when a variance leaves float64's range
+    (columns near 1e-300): then NaN and the reason, not an infinite SE.
+    """
     stats = _fit_statistics(design, ls, df_params)
     sigma = stats.pop("_sigma")
-    if not sigma >= 0:
-        _warn_no_df(name, stats["nobs_"], df_params)
+    # No residual degrees of freedom: NaN standard errors, and the reason as cov_note_
+    # (fit() warns it once, with an InferenceWarning, and the summary shows it).
+    cov_note = None if sigma >= 0 else _no_df_note(stats["nobs_"], df_params)
+    sandwich = _least_squares_sandwich(design, ls, stats["nobs_"])
+    if robust and cov_note is None and not np.all(np.isfinite(sandwich.bread)):
+        lost = int(np.sum(~np.isfinite(np.diag(sandwich.bread))))
+        cov_note = (
+            f"the variances of {lost} parameter(s) leave float64's range in data units "
+            "(columns near 1e300 or 1e-300), so the robust covariance cannot be formed; "
+            "rescale the data"
+        )
     cov, std_errors = _covariance(ls, inner_scaled, sigma)
     return FitResult(
         params=ls.coef,
@@ -444,7 +464,8 @@ def _fit_result(
         df_resid=stats["nobs_"] - df_params,
         history=ls.solution.trace * ls.y_scale**2,  # the loss in units of y^2
         attributes=stats,
-        sandwich=_least_squares_sandwich(design, ls, stats["nobs_"]),
+        sandwich=sandwich,
+        cov_note=cov_note,
     )
 
 
@@ -467,8 +488,12 @@ def _least_squares_sandwich(design: Design, ls: _LeastSquares, nobs: int) -> San
     functions ask for them (see :class:`~estimators.covariance.Sandwich`).
     """
     # D^{-1} C D^{-1} one side at a time: the outer product d d^T overflows for
-    # columns near 1e200, where the result itself need not.
-    inverse = ls.inverse_scaled / ls.scales[:, None] / ls.scales[None, :]
+    # columns near 1e200, where the result itself need not. For columns near 1e-300
+    # the result does overflow (a variance of order 1e600, beyond float64, though the
+    # standard error itself is finite): inf entries here, no RuntimeWarning; a robust
+    # covariance made from them is checked where it is formed.
+    with np.errstate(over="ignore"):
+        inverse = ls.inverse_scaled / ls.scales[:, None] / ls.scales[None, :]
 
     def scores() -> np.ndarray:
         X, w = design.X, design.weights
@@ -569,4 +594,5 @@ class Ridge(RegressionEstimator):
         inv, lam = ls.inverse_scaled, ls.penalty_scaled
         sandwich_scaled = inv - inv @ (lam[:, None] * inv)
         df_params = float(design.X.shape[1] - np.sum(lam * np.diag(inv)))
-        return _fit_result(design, ls, sandwich_scaled, df_params, "Ridge")
+        robust = self.cov_type not in self._native_cov_types
+        return _fit_result(design, ls, sandwich_scaled, df_params, "Ridge", robust=robust)

@@ -649,17 +649,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("Median", "constant_response"): (WARN, "InferenceWarning: zero density bandwidth"),
     ("Quantile(0.3)", "constant_response"): (WARN, "InferenceWarning: zero bandwidth"),
     ("MEstimator", "constant_response"): (WARN, "ConvergenceWarning: a kink at the optimum"),
-    ("ML(normal)", "huge"): (
-        XFAIL,
-        _RUNTIME_WARNING + "likelihood.py:_store (bread_c * np.outer(d, d) overflows); "
-        "compute the bread in scaled units or under np.errstate",
-    ),
     ("ML(poisson)", "huge"): (
-        XFAIL,
-        "likelihood.py: counts near 1e300 overflow the poisson log-likelihood and give a "
-        "FitError whose hint (lower the learning_rate) names neither x nor the rows; the "
-        "MLE is the weighted mean: fit from the sufficient statistics without gammaln, or "
-        "raise DataError('x has 30 counts above 2**53')",
+        "error",
+        "counts with a mean above 2**510 overflow the poisson likelihood's derivatives",
     ),
     ("ML(poisson)", "tiny"): ("error", "1e-300 x counts are not integers"),
     ("MEstimator", "huge"): ("error", "the user's loss overflows at params0"),
@@ -680,24 +672,14 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("NonlinearLeastSquares", "constant_response"): (OK, "y constant: b1 = b2 = 0"),
     ("QuantileRegression(0.3)", "constant_response"): (WARN, "InferenceWarning: zero bandwidth"),
     ("LogisticRegression", "separation"): (WARN, "PerfectSeparationWarning, converged_ False"),
-    ("LogisticRegression", "constant_response"): (
-        XFAIL,
-        "glm.py: y = 1 on every row runs Newton to NaN and raises FitError without naming "
-        "the rows; check_separation finds it (the intercept separates), so GLM.fit should "
-        "warn PerfectSeparationWarning (or raise DataError 'y is 1 for all 30 rows') "
-        "before _check_solution",
-    ),
-    ("PoissonRegression", "constant_response"): (
-        XFAIL,
-        "glm.py: y = 0 on every row raises FitError after 0 iterations; the MLE of the "
-        "mean is 0 (eta = -inf): raise DataError('y is 0 for all 30 rows') in "
-        "GLM._check_response",
-    ),
+    # y at the family's boundary on every row: no coefficient has an MLE (extreme
+    # separation), so an error naming y and the rows, as scikit-learn's "needs 2 classes";
+    # partial separation keeps its PerfectSeparationWarning (glm._check_one_outcome)
+    ("LogisticRegression", "constant_response"): ("error", "y is 1 on all 30 rows: no MLE"),
+    ("PoissonRegression", "constant_response"): ("error", "y is 0 on all 30 rows: no MLE"),
     ("GLM(gamma)", "constant_response"): (
-        XFAIL,
-        "glm_inference.py: goodness_of_fit divides by a scale of 0 (ZeroDivisionError) when "
-        "every y is fitted exactly; raise DataError('y is fitted exactly on all 30 rows: "
-        "the gamma scale is 0') in GLM._fit_design",
+        "error",
+        "y fitted exactly on all 30 rows: the gamma dispersion is 0 (check_dispersion)",
     ),
     **{
         (g, "huge"): ("error", "the GLM names column b (its scaling makes X'WX singular)")
@@ -707,11 +689,6 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
         (g, "tiny"): ("error", "the GLM names column b (its scaling makes X'WX singular)")
         for g in _GLMS
     },
-    ("LinearRegression", "tiny"): (
-        XFAIL,
-        _RUNTIME_WARNING + "regression.py:471 (inverse_scaled / scales overflows for "
-        "columns near 1e-300); wrap in np.errstate(over='ignore') as the SE is finite",
-    ),
     # Variances beyond float64's range in data units: NaN SEs and the reason
     # (inference.covariance_in_data_units), with an InferenceWarning.
     ("HuberRegression", "huge"): (WARN, "InferenceWarning: variances near 1e-600"),
@@ -722,13 +699,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("TukeyRegression", "tiny"): (WARN, "InferenceWarning: variances near 1e600"),
     ("NonlinearLeastSquares", "huge"): (WARN, "InferenceWarning: variances near 1e-600"),
     ("NonlinearLeastSquares", "tiny"): (WARN, "InferenceWarning: variances near 1e600"),
-    ("PoissonRegression.predict", "huge"): (
-        XFAIL,
-        "glm.py: GLM.predict returns inf where exp(eta) overflows (X near 1e300), silently; "
-        "raise DataError counting the rows whose mean overflows, as frame.predict_matrix "
-        "does for infinite X",
-    ),
-    ("GLM(gamma).predict", "huge"): (XFAIL, "glm.py: as PoissonRegression.predict x huge"),
+    ("PoissonRegression.predict", "huge"): ("error", "exp(eta) overflows: rows counted"),
+    ("GLM(gamma).predict", "huge"): ("error", "exp(eta) overflows: rows counted"),
     ("bootstrap(LinearRegression)", "tiny"): (OK, "power-of-two scaled spread"),
     **{
         ("bootstrap(LinearRegression)", c): ("error", "names the column, as LinearRegression")

@@ -284,6 +284,98 @@ def test_poisson_zero_separation_warns():
     assert fitted.separated_ and not fitted.converged_
 
 
+@pytest.mark.parametrize(
+    "make, value, pattern",
+    [
+        (LogisticRegression, 1.0, "y is 1 on all 60 rows: the binomial family needs both"),
+        (LogisticRegression, 0.0, "y is 0 on all 60 rows: the binomial family needs both"),
+        (PoissonRegression, 0.0, "y is 0 on all 60 rows: the fitted means of the poisson"),
+        (lambda: GLM("negative_binomial"), 0.0, "y is 0 on all 60 rows: the fitted means"),
+    ],
+)
+def test_one_outcome_on_every_row_is_a_data_error(make, value, pattern):
+    """The intercept separates a response at its boundary on every row: no MLE at all."""
+    x, _ = _separated()
+    with pytest.raises(DataError, match=pattern):
+        make().fit(x, np.full(len(x), value))
+    weights = np.ones(len(x))
+    weights[:2] = 0.0  # rows without weight do not count (their y may differ)
+    y = np.full(len(x), value)
+    y[:2] = 1.0 - value if value in (0.0, 1.0) else 0.0
+    with pytest.raises(DataError, match="on all 58 rows with a positive weight"):
+        make().fit(x, y, sample_weight=weights)
+
+
+def test_one_outcome_without_an_intercept_is_fitted_when_the_mle_exists():
+    """No intercept and one column of both signs: y = 1 everywhere has a finite MLE
+    (the loss sum log(1 + exp(-x b)) grows in both directions of b); statsmodels 0.15
+    GLM (Newton, tol 1e-13) is the reference."""
+    x, _ = _separated()
+    y = np.ones(len(x))
+    fitted = fit_quietly(LogisticRegression(fit_intercept=False), x, y)
+    ref = sm.GLM(y, x[:, None], family=sm.families.Binomial())
+    ref = ref.fit(method="newton", tol=1e-13, maxiter=200)
+    np.testing.assert_allclose(fitted.params_, ref.params, rtol=RTOL)
+    np.testing.assert_allclose(fitted.std_errors_, ref.bse, rtol=RTOL)
+
+
+@pytest.mark.parametrize("link", ["log", "inverse"])
+@pytest.mark.parametrize("value", [2.0, 3.7])
+def test_gamma_fitted_exactly_is_a_data_error(link, value):
+    """A constant y (fitted exactly by the intercept) makes the gamma dispersion 0:
+    an infinite log-likelihood; a DataError, never a ZeroDivisionError."""
+    x, _ = _separated()
+    pattern = rf"y is fitted exactly on all 60 rows \(every y is {value:g}.*dispersion"
+    with pytest.raises(DataError, match=pattern):
+        GLM("gamma", link).fit(x, np.full(len(x), value))
+
+
+def test_gamma_exact_fit_threshold_is_rounding_not_data():
+    """check_dispersion: relative residuals of 2**-41 are rounding (an error), 1e-10 data."""
+    from estimators.frame import Design
+
+    y = np.array([1.0, 2.0, 3.0])
+    design = Design(np.ones((3, 1)), y, np.ones(3), ["Intercept"], "y", pd.RangeIndex(3),
+                    0, [], True)  # fmt: skip
+    gamma = estimators.families.FAMILIES["gamma"]
+    with pytest.raises(DataError, match="y is fitted exactly on all 3 rows"):
+        estimators.glm_inference.check_dispersion(gamma, design, y * (1 + 2.0**-41))
+    estimators.glm_inference.check_dispersion(gamma, design, y * (1 + 1e-10))
+    poisson = estimators.families.FAMILIES["poisson"]  # dispersion 1: nothing to check
+    estimators.glm_inference.check_dispersion(poisson, design, y)
+
+
+def test_gamma_with_a_tiny_dispersion_matches_statsmodels():
+    """Relative noise of 1e-6 is data, not rounding: fitted as statsmodels 0.15 does
+    (scale_ about 1.2e-12)."""
+    x, _ = _separated()
+    noise = np.random.default_rng(3).normal(size=len(x))
+    y = np.exp(0.3 + 0.2 * x) * (1 + 1e-6 * noise)
+    fitted = fit_quietly(GLM("gamma", "log"), x, y)
+    ref = sm_newton(y, x, sm.families.Gamma(LINKS.Log()))
+    np.testing.assert_allclose(fitted.params_, ref.params, rtol=RTOL)
+    # measured: scale_ and the SEs agree to 5e-12 (the scale is a sum of squares of 1e-6)
+    np.testing.assert_allclose(fitted.scale_, ref.scale, rtol=1e-10)
+    np.testing.assert_allclose(fitted.std_errors_, ref.bse, rtol=1e-10)
+    assert 1e-12 < fitted.scale_ < 2e-12
+
+
+@pytest.mark.parametrize("family", ["poisson", "gamma"])
+def test_predicted_mean_overflow_is_a_data_error(family):
+    """exp(eta) beyond float64 on new X near 1e300: the rows are counted, never inf."""
+    x = np.arange(1.0, 7.0)
+    y = [1.0, 2.0, 2.0, 3.0, 5.0, 6.0]
+    fitted = GLM(family, "log").fit(x, y)
+    new = pd.DataFrame({"x0": [1.0, 1e300, np.nan, 2e300, -1e300]})
+    pattern = r"overflows float64 on 2 of 5 rows of X \(rows 1, 3\).*column 'x0'"
+    with pytest.raises(DataError, match=pattern):
+        fitted.predict(new)
+    with pytest.raises(DataError, match=pattern):
+        fitted.predict_frame(new)
+    ok = fitted.predict(new.iloc[[0, 2, 4]])  # NaN where missing, 0 where eta is -1e300
+    assert ok.iloc[0] > 0 and np.isnan(ok.iloc[1]) and ok.iloc[2] == 0.0
+
+
 # --------------------------------------------------------------------------- bad input
 
 

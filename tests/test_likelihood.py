@@ -628,3 +628,46 @@ def test_docstring_examples(module):
     with warnings.catch_warnings():
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("factor", [2.0**996, 2.0**-996])
+def test_normal_near_the_ends_of_float64_keeps_its_closed_form_without_warnings(factor):
+    """Data near 1e300 (or 1e-300): the variances (about 1e600) leave float64, the
+    estimates and SEs do not; no numpy RuntimeWarning (inf times a zero covariance was
+    NaN). The closed form (mean, sd with divisor n, SEs sd / sqrt(n), sd / sqrt(2n)) of
+    the unscaled data, scaled back by a power of two (exact), is the reference."""
+    x = sample("normal")
+    n, mean, sd = x.size, x.mean(), x.std()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = fit("normal", x * factor)
+    assert rel(m.params_["mean"], mean * factor) < 1e-13
+    assert rel(m.params_["sd"], sd * factor) < 1e-13
+    assert rel(m.std_errors_["mean"], sd / np.sqrt(n) * factor) < 1e-12
+    assert rel(m.std_errors_["sd"], sd / np.sqrt(2 * n) * factor) < 1e-12
+    assert m.cov_note_ is None
+
+
+def test_poisson_counts_too_large_for_float64_derivatives_are_a_data_error():
+    """Counts with a mean above 2**510: a DataError naming x and counting the rows;
+    below it the closed form (the mean, SE sqrt(mean / n)) still holds."""
+    counts = np.random.default_rng(4).poisson(3.0, 40).astype(float)
+    with pytest.raises(DataError, match=r"x has \d+ counts above 2\*\*510 .* out of 40 rows"):
+        MaximumLikelihood("poisson").fit(pd.Series(counts * 1e300, name="x"))
+    big = counts * 1e150
+    m = MaximumLikelihood("poisson").fit(big)
+    assert rel(m.params_["mean"], big.mean()) < 1e-13
+    assert rel(m.std_errors_["mean"], np.sqrt(big.mean() / big.size)) < 1e-12
+
+
+def test_equilibrated_inverse_is_unit_free_and_keeps_singular_hessians_singular():
+    """H = diag(3e5, 1e-35) is regular (condition 1 once equilibrated): its exact
+    inverse. [[1, 1], [1, 1]] is singular in any units: NaN and the reason."""
+    inverse, reason = likelihood._equilibrated_inverse(np.diag([3e5, 1e-35]), equilibrate=True)
+    assert reason is None
+    np.testing.assert_allclose(np.diag(inverse), [1 / 3e5, 1e35], rtol=1e-15)
+    _, reason = likelihood._equilibrated_inverse(np.diag([3e5, 1e-35]), equilibrate=False)
+    assert "singular" in reason  # the unscaled rule, kept at an estimate on an edge
+    singular = np.array([[4.0, 2.0], [2.0, 1.0]])
+    inverse, reason = likelihood._equilibrated_inverse(singular, equilibrate=True)
+    assert np.isnan(inverse).all() and "singular" in reason

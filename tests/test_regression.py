@@ -533,6 +533,7 @@ def test_exact_fit_has_no_residual_degrees_of_freedom():
         fit = LinearRegression().fit(X, [1.0, 3.0])
     np.testing.assert_allclose(fit.params_, [-1.0, 2.0], rtol=1e-14)
     assert np.isnan(fit.std_errors_).all() and fit.df_resid_ == 0
+    assert "no residual degrees of freedom" in fit.cov_note_
 
 
 def test_missing_values_drop_or_raise(stackloss):
@@ -611,3 +612,48 @@ def test_docstring_examples_run():
     assert result.attempted >= 4 and result.failed == 0
     result = doctest.testmod(lstsq, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_column_near_1e_minus_300_keeps_finite_standard_errors_without_warnings():
+    """A column scaled by 2**-996 (about 1.5e-300): its variance (about 1e599) is beyond
+    float64 but its SE is not; no numpy RuntimeWarning, and the SEs are statsmodels 0.15
+    OLS's on the unscaled column, scaled back exactly (a power of two)."""
+    rng = np.random.default_rng(20261127)
+    X = pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30)})
+    y = 0.3 + 0.5 * X["a"] - 0.4 * X["b"] + rng.normal(scale=0.5, size=30)
+    ref = sm.OLS(y, sm.add_constant(X)).fit()
+    tiny = X.assign(b=X["b"] * 2.0**-996)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither a RuntimeWarning nor an InferenceWarning
+        fit = LinearRegression().fit(tiny, y)
+    unit = np.array([1.0, 1.0, 2.0**996])
+    np.testing.assert_allclose(fit.params_, ref.params * unit, rtol=1e-10)
+    np.testing.assert_allclose(fit.std_errors_, ref.bse * unit, rtol=1e-10)
+    assert fit.cov_note_ is None
+
+
+def test_ridge_on_one_row_says_why_its_standard_errors_are_nan():
+    """One row, no residual degrees of freedom: NaN SEs, one InferenceWarning, and the
+    reason in cov_note_ and the summary's notes."""
+    with pytest.warns(InferenceWarning, match="no residual degrees of freedom") as caught:
+        fit = Ridge().fit(np.array([[1.0, 2.0]]), np.array([3.0]))
+    assert len(caught) == 1
+    assert np.isnan(fit.std_errors_).all()
+    assert "no residual degrees of freedom" in fit.cov_note_
+    assert "no residual degrees of freedom" in fit.summary_text()
+
+
+@pytest.mark.parametrize("cov_type", ["HC0", "HC3", "HAC"])
+def test_robust_covariance_beyond_float64_is_nan_with_the_reason(cov_type):
+    """A column near 1e-300: the sandwich's bread has a variance near 1e600 (inf in
+    float64), so a robust SE would be inf (with a numpy RuntimeWarning): NaN instead,
+    one InferenceWarning and the reason in cov_note_. The nonrobust SEs stay finite."""
+    rng = np.random.default_rng(20261127)
+    X = pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30) * 2.0**-996})
+    y = 0.3 + 0.5 * X["a"] + rng.normal(scale=0.5, size=30)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = LinearRegression(cov_type=cov_type).fit(X, y)
+    assert [w.category for w in caught] == [InferenceWarning]
+    assert np.isnan(fit.std_errors_).all() and "float64's range" in fit.cov_note_
+    assert np.isfinite(fit.params_).all()
