@@ -72,9 +72,7 @@ from .distributed import (
 )
 from .errors import DataError, SettingsError
 from .families import saturated_nll
-from .fit_inputs import formula_inputs
 from .glm import GLM
-from .glm_design import offset_design
 from .glm_inference import (
     alpha_jacobian,
     covariance,
@@ -256,19 +254,7 @@ def _validated(estimator, X, y, sample_weight, offset, exposure, formula):
             f"from it for the non-canonical link {link.name!r}: use information='observed'"
         )
     per_row = {"sample_weight": sample_weight, "offset": offset, "exposure": exposure}
-    inputs = formula_inputs(X, y, formula, per_row, missing=estimator.missing, owner=estimator)
-    design = offset_design(
-        inputs.X,
-        inputs.y,
-        sample_weight=inputs.per_row["sample_weight"],
-        offset=inputs.per_row["offset"],
-        exposure=inputs.per_row["exposure"],
-        missing=estimator.missing,
-        fit_intercept=inputs.fit_intercept,
-        log_link=link.name == "log",
-    )
-    design = inputs.count_dropped(design)
-    estimator._check_response(design)
+    inputs, design = estimator._inputs_and_design(X, y, formula, per_row, link)
     return family, link, inputs, design
 
 

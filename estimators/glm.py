@@ -325,6 +325,24 @@ class GLM(RegressionEstimator):
             )
 
     # ------------------------------------------------------------ fit
+    def _inputs_and_design(self, X, y, formula, per_row, link):
+        """The fit's inputs (formula expanded, per-row arguments cut to the kept rows) and
+        its validated design with the offset (``exposure`` logged for log links)."""
+        inputs = formula_inputs(X, y, formula, per_row, missing=self.missing, owner=self)
+        design = offset_design(
+            inputs.X,
+            inputs.y,
+            sample_weight=inputs.per_row["sample_weight"],
+            offset=inputs.per_row["offset"],
+            exposure=inputs.per_row["exposure"],
+            missing=self.missing,
+            fit_intercept=inputs.fit_intercept,
+            log_link=link.name == "log",
+        )
+        design = inputs.count_dropped(design)
+        self._check_response(design)
+        return inputs, design
+
     def fit(
         self,
         X: Any,
@@ -369,26 +387,7 @@ class GLM(RegressionEstimator):
             "exposure": exposure,
             "groups": groups,
         }
-        inputs = formula_inputs(
-            X,
-            y,
-            formula,
-            per_row,
-            missing=self.missing,
-            owner=self,
-        )
-        design = offset_design(
-            inputs.X,
-            inputs.y,
-            sample_weight=inputs.per_row["sample_weight"],
-            offset=inputs.per_row["offset"],
-            exposure=inputs.per_row["exposure"],
-            missing=self.missing,
-            fit_intercept=inputs.fit_intercept,
-            log_link=link.name == "log",
-        )
-        design = inputs.count_dropped(design)
-        self._check_response(design)
+        inputs, design = self._inputs_and_design(X, y, formula, per_row, link)
         _check_one_outcome(family, design)
         result = self._fit_design(design)
         separated = bool(result.attributes.get("separated_", False))

@@ -29,11 +29,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 
 from .families import FAMILIES, LINKS, Family, Link
 from .numerics import pad_rows, padded_length
-from .solve import DEFAULT_MAX_ITER, Solution, Status, x64_context
+from .solve import DEFAULT_MAX_ITER, Solution, Status, solution_from_loop, x64_context
 
 # Rows per GEMM block in X^T W X: 1024 x 21 float64 = 172 kB, inside L2. Measured on the
 # 2-core machine (CPU time of one fused value + gradient + X^T W X pass, 1e6 x 21):
@@ -594,18 +593,5 @@ def fused_newton(
     params = {"coef": np.asarray(out.theta[:p])}
     if estimate_alpha:
         params["log_alpha"] = np.asarray(out.theta[p])
-    n_iter = int(out.k)
-    trace = pd.DataFrame(
-        {"loss": out.trace_loss[: n_iter + 1], "grad_norm": out.trace_grad_norm[: n_iter + 1]},
-        index=pd.RangeIndex(n_iter + 1, name="iteration"),
-    )
-    solution = Solution(
-        params=params,
-        value=float(out.value),
-        grad_norm=float(out.trace_grad_norm[n_iter]),
-        n_iter=n_iter,
-        status=Status(int(out.status)),
-        decrement=float(out.decrement),
-        trace=trace,
-    )
+    solution = solution_from_loop(out, params)
     return solution, np.asarray(out.hess, dtype=float)

@@ -598,6 +598,12 @@ def minimize(
     params = out.params
     if fixed is not None:
         params = {k: (params[k] if k in params else np.asarray(fixed_values[k])) for k in params0}
+    return solution_from_loop(out, params)
+
+
+def solution_from_loop(out: Any, params: Any) -> Solution:
+    """The :class:`Solution` of a finished loop's carry (on the host): its counter ``k``,
+    ``value``, ``status``, ``decrement`` and trace buffers, with ``params`` as given."""
     n_iter = int(out.k)
     trace = pd.DataFrame(
         {"loss": out.trace_loss[: n_iter + 1], "grad_norm": out.trace_grad_norm[: n_iter + 1]},
