@@ -15,6 +15,7 @@ MODULES = [
     "estimators.distributed_glm",
     "estimators.bootstrap_kernels",
     "estimators.bootstrap_intervals",
+    "estimators.frame",
     "estimators.functional_location",
     "estimators.functional_smooth",
     "estimators.losses",

@@ -85,3 +85,109 @@ def test_collinear_columns_are_named():
     design = as_design(X, np.arange(5.0))
     assert collinear_columns(design.X, design.names) == ["x3"]
     assert collinear_columns(design.X[:, :3], design.names[:3]) == []
+
+
+# --------------------------------------------------------------------------- copies and the
+# block-wise finiteness check (issue 7: the design was copied, and np.isfinite(matrix) made
+# an n x k temporary, on every fit)
+
+
+def test_all_finite_agrees_with_numpy_across_block_boundaries():
+    from estimators.frame import FINITE_BLOCK_VALUES, all_finite
+
+    rng = np.random.default_rng(0)
+    for shape in [(3 * FINITE_BLOCK_VALUES + 7,), (FINITE_BLOCK_VALUES // 4 + 5, 9), (1, 1)]:
+        a = rng.standard_normal(shape)
+        assert all_finite(a) is True
+        flat = a.reshape(-1)
+        for position in (0, flat.size // 2, flat.size - 1):  # first, middle and last block
+            for bad in (np.nan, np.inf, -np.inf):
+                b = flat.copy()
+                b[position] = bad
+                assert all_finite(b.reshape(shape)) == bool(np.isfinite(b).all()) is False
+    assert all_finite(np.empty((0, 3))) is True
+
+
+def test_a_float64_c_contiguous_array_is_not_copied_without_an_intercept():
+    X = np.random.default_rng(1).standard_normal((50, 3))
+    y = X @ np.array([1.0, -1.0, 0.5])
+    design = as_design(X, y, fit_intercept=False)
+    assert np.shares_memory(design.X, X) and np.shares_memory(design.y, y)
+    # Other layouts and types are converted (a copy), to float64 C order.
+    for other in (np.asfortranarray(X), X.astype(np.float32), (10 * X).astype(np.int64)):
+        converted = as_design(other, y, fit_intercept=False).X
+        assert not np.shares_memory(converted, other)
+        assert converted.dtype == np.float64 and converted.flags.c_contiguous
+        np.testing.assert_array_equal(converted, other.astype(np.float64))
+    # With the intercept the design is a new buffer (the contract: X includes it).
+    with_intercept = as_design(X, y)
+    assert not np.shares_memory(with_intercept.X, X)
+    np.testing.assert_array_equal(with_intercept.X[:, 1:], X)
+
+
+def test_as_design_allocates_no_n_sized_temporary_for_clean_data():
+    """tracemalloc sees numpy's buffers: no copy and no isfinite temporary of the design."""
+    import tracemalloc
+
+    n, k = 100_000, 10
+    X = np.random.default_rng(2).standard_normal((n, k))  # 8 MB
+    y = X[:, 0].copy()
+    tracemalloc.start()
+    try:
+        as_design(X, y, fit_intercept=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The weights (n ones, 0.8 MB) are the one n-sized array made; the design's boolean
+    # isfinite temporary alone would be n * k bytes (1 MB) and its copy 8 MB.
+    assert peak < 8 * n + 300_000, peak
+
+
+def test_counts_per_column_survive_the_quick_check_on_large_data():
+    from estimators.frame import FINITE_BLOCK_VALUES
+
+    n = 2 * FINITE_BLOCK_VALUES  # several blocks
+    X = np.random.default_rng(3).standard_normal((n, 2))
+    y = np.zeros(n)
+    X[n - 1, 1] = np.nan  # in the last block only
+    X[[5, n - 2], 0] = np.nan
+    with pytest.raises(DataError, match=r"3 of \d+ rows .*'x0': 2 row\(s\), 'x1': 1 row"):
+        as_design(X, y)
+    X[7, 1] = np.inf
+    with pytest.raises(DataError, match=r"infinite values in 'x1': 1 row"):
+        as_design(X, y)
+    y[n - 1] = -np.inf
+    with pytest.raises(DataError, match=r"'x1': 1 row\(s\), 'y': 1 row"):
+        as_design(X, y)
+
+
+def test_a_float64_sample_is_not_copied():
+    from estimators.frame import as_sample
+
+    x = np.random.default_rng(4).standard_normal(1000)
+    assert np.shares_memory(as_sample(x).values, x)
+    series = pd.Series(x)  # pandas may copy x here; the Series' own buffer is then kept
+    assert np.shares_memory(as_sample(series).values, series.to_numpy())
+    x[3] = np.inf
+    with pytest.raises(DataError, match=r"1 infinite value\(s\) out of 1000 rows \(rows 3\)"):
+        as_sample(x)
+    x[3] = np.nan
+    with pytest.raises(DataError, match=r"1 missing \(NaN\) value"):
+        as_sample(x)
+    assert as_sample(x, missing="drop").n_dropped == 1
+
+
+def test_unit_weights_of_a_sample_are_a_read_only_view_that_reads_as_ones():
+    from estimators.frame import as_sample
+
+    x = np.arange(10.0)
+    x[4] = np.nan
+    sample = as_sample(x[:4])
+    assert sample.weights.tolist() == [1.0] * 4 and sample.nobs == 4.0
+    assert not sample.weights.flags.writeable  # a write raises instead of changing data
+    with pytest.raises(ValueError, match="read-only"):
+        sample.weights[0] = 2.0
+    dropped = as_sample(x, missing="drop")  # cut to the kept rows: ones again
+    assert dropped.weights.tolist() == [1.0] * 9 and dropped.nobs == 9.0
+    weighted = as_sample(x[:4], sample_weight=[1.0, 2.0, 0.0, 3.0])
+    assert weighted.nobs == 6.0 and weighted.weights.flags.writeable

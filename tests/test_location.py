@@ -332,3 +332,87 @@ def test_cluster_labels_are_cut_to_the_values_kept_and_validated():
         est.Mean(cov_type="cluster").fit([1.0, 2.0, 3.0], groups=[1, 1, 1])
     with pytest.raises(est.SettingsError, match=r"valid values are \['nonrobust', 'HC0', 'HC1'"):
         est.Mean(cov_type="HC3").fit([1.0, 2.0, 3.0])
+
+
+# --------------------------------------------------------------------------- the mean's loss
+# through its sufficient statistics (issue 7: Mean copied its rows into JAX and ran autodiff
+# over them on every fit)
+
+
+def test_centred_moments_equal_numpy_weighted_mean_and_variance_across_blocks():
+    from estimators.location import MOMENT_BLOCK, centred_moments
+
+    rng = np.random.default_rng(5)
+    n = 2 * MOMENT_BLOCK + 123  # three blocks, the last one short
+    x = 1e6 + rng.standard_normal(n)
+    w = rng.integers(0, 4, n).astype(float)
+    ref, scale = 1e6, 8.0
+    c = (x - ref) / scale
+    for weights, unit in ((np.ones(n), True), (np.ones(n), False), (w, False)):
+        total, mean, second = centred_moments(x, weights, ref, scale, unit)
+        # reference: numpy 2.4 np.average (pairwise sums), same centred data
+        expected_mean = np.average(c, weights=weights)
+        assert total == weights.sum()
+        assert mean == pytest.approx(expected_mean, rel=1e-14, abs=1e-16)
+        assert second == pytest.approx(
+            np.average((c - expected_mean) ** 2, weights=weights), rel=1e-12
+        )
+
+
+def test_the_moment_loss_is_the_same_function_as_the_rows_loss():
+    """Value, gradient and Hessian at several points, by autodiff of both forms."""
+    import jax
+    import jax.numpy as jnp
+
+    from estimators.location import (
+        centred_moments,
+        mean_squared_deviation,
+        moment_squared_deviation,
+    )
+
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-1.0, 1.0, 5000)
+    w = rng.uniform(0.0, 2.0, 5000)
+    _, mean, second = centred_moments(x, w, 0.0, 1.0)
+    with jax.enable_x64(True):
+        moments = jnp.array([mean, second])
+        xs, ws = jnp.asarray(x), jnp.asarray(w)
+        for delta in (-3.0, -0.2, 0.0, mean, 0.7):
+            params = {"mean": jnp.float64(delta)}
+            rows = mean_squared_deviation(params, xs, ws)
+            stats_value = moment_squared_deviation(params, moments)
+            assert float(stats_value) == pytest.approx(float(rows), rel=1e-13)
+            g_rows = jax.grad(mean_squared_deviation)(params, xs, ws)["mean"]
+            g_stats = jax.grad(moment_squared_deviation)(params, moments)["mean"]
+            assert float(g_stats) == pytest.approx(float(g_rows), rel=1e-12, abs=1e-15)
+            h = jax.hessian(lambda d: moment_squared_deviation({"mean": d}, moments))(delta)
+            assert float(h) == 2.0
+
+
+def test_float64_mean_hands_the_optimiser_two_numbers_not_the_rows(monkeypatch):
+    import estimators.location as location
+
+    calls = []
+    original = location.minimize
+
+    def recording(fun, params0, *args, **kwargs):
+        calls.append((fun, [np.shape(a) for a in args]))
+        return original(fun, params0, *args, **kwargs)
+
+    monkeypatch.setattr(location, "minimize", recording)
+    rng = np.random.default_rng(7)
+    x = 50.0 + rng.standard_normal(3 * location.MOMENT_BLOCK)
+    w = rng.integers(1, 5, x.size)
+    fitted = est.Mean(solver="newton").fit(x, sample_weight=w)
+    assert calls == [(location.moment_squared_deviation, [(2,)])]
+    exact = float(sum(Fraction(v) * int(k) for v, k in zip(x, w, strict=True)) / int(w.sum()))
+    assert abs(fitted.params_["mean"] - exact) <= 2e-16 * abs(exact)
+    # reference: statsmodels 0.15 DescrStatsW (weighted mean's standard error)
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    assert fitted.std_errors_["mean"] == pytest.approx(
+        DescrStatsW(x, weights=w).std_mean, rel=1e-12
+    )
+    calls.clear()
+    est.Mean(dtype="float32", tol=1e-3).fit(x)  # float32 keeps the rows' loss
+    assert calls[0][0] is location.mean_squared_deviation and calls[0][1] == [(x.size,)] * 2
