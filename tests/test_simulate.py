@@ -11,6 +11,8 @@ from the data-generating process (estimators.datasets.generators), not from
 a reference fit.
 """
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -105,13 +107,14 @@ def test_same_seed_same_study_and_other_seed_differs():
 
 
 def test_chunking_does_not_change_the_study(monkeypatch):
-    """Replications are drawn chunk by chunk from one stream: the chunk size is invisible."""
-    import estimators.simulate as simulate_module
+    """Each replication draws from its own stream: the chunk size is invisible (250
+    replications as one chunk, then as chunks of 100, 100 and 50 padded to 100)."""
+    simulate_module = importlib.import_module("estimators.simulate")  # not the function
 
     process = generators.linear_process()
-    whole = simulate(LinearRegression(), process, sizes=(40,), n_reps=64, seed=3).table
-    monkeypatch.setattr(simulate_module, "CHUNK_VALUES", 40 * 3 * 5)  # 5 reps a chunk
-    chunked = simulate(LinearRegression(), process, sizes=(40,), n_reps=64, seed=3).table
+    whole = simulate(LinearRegression(), process, sizes=(20,), n_reps=250, seed=3).table
+    monkeypatch.setattr(simulate_module, "CHUNK_VALUES", 1)  # one batch of LANES a chunk
+    chunked = simulate(LinearRegression(), process, sizes=(20,), n_reps=250, seed=3).table
     pd.testing.assert_frame_equal(whole, chunked, rtol=1e-13)
 
 
