@@ -478,6 +478,7 @@ def tagged(stdout: str, tag: str) -> dict:
     return json.loads(next(x for x in stdout.splitlines() if x.startswith(tag))[len(tag) :])
 
 
+@pytest.mark.slow
 def test_different_columns_are_one_data_error_on_every_process(bad_run):
     outs = [tagged(out, "RESULT") for _, out, _ in bad_run["results"]]
     for out in outs:
@@ -493,6 +494,7 @@ def test_different_columns_are_one_data_error_on_every_process(bad_run):
     assert outs[0]["columns"] == outs[1]["columns"] and outs[0]["formula"] == outs[1]["formula"]
 
 
+@pytest.mark.slow
 def test_a_dead_process_ends_the_others_in_bounded_time(bad_run):
     (code0, out0, err0), (code1, _, _) = bad_run["results"]
     assert code1 == 3  # the process that left

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
-
 from estimators.datasets import load_dataset, seed_sample
+from scipy import optimize, stats
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
@@ -52,6 +51,8 @@ class Gallery:
         return done.stdout
 
 
+# Every script is a fresh process paying ~2 s of imports and its own compiles (one to
+# three minutes for the gallery on 2 cores): the runs are slow tests (CI runs them).
 @pytest.fixture(scope="session")
 def gallery(tmp_path_factory) -> Gallery:
     return Gallery(tmp_path_factory.mktemp("example_output"))
@@ -75,6 +76,7 @@ def table_row(text: str, term: str) -> list[float]:
 # --------------------------------------------------------------------------- every script
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs(gallery, script):
     done = gallery.run(script.name)
@@ -101,6 +103,7 @@ def test_every_example_has_a_docstring_and_main():
 # --------------------------------------------------------------------------- key numbers
 
 
+@pytest.mark.slow
 def test_walkthrough_numbers(gallery):
     out = gallery.stdout("01_autodiff_walkthrough.py")
     x = seed_sample()["x"].to_numpy()
@@ -109,6 +112,7 @@ def test_walkthrough_numbers(gallery):
     assert number_after(out, "beta_hat =") == round(float(np.mean(x)), 5) == 3.34151
 
 
+@pytest.mark.slow
 def test_dataframe_fit_matches_nist(gallery):
     out = gallery.stdout("02_dataframe_fit.py")
     # Certified values: NIST StRD Longley (stored in the example with their source).
@@ -117,6 +121,7 @@ def test_dataframe_fit_matches_nist(gallery):
     assert "n_dropped_ = 2" in out
 
 
+@pytest.mark.slow
 def test_categorical_poisson_matches_statsmodels(gallery):
     import statsmodels.api as sm
 
@@ -144,6 +149,7 @@ def test_categorical_poisson_matches_statsmodels(gallery):
         assert std_error == pytest.approx(reference.bse[theirs], rel=6e-5)
 
 
+@pytest.mark.slow
 def test_robust_fits_are_closer_to_the_median_fit(gallery):
     import statsmodels.api as sm
 
@@ -171,6 +177,7 @@ def _quantile_lp(x: np.ndarray, y: np.ndarray, q: float) -> np.ndarray:
     return solution.x[:2]
 
 
+@pytest.mark.slow
 def test_quantile_regression_matches_the_linear_program(gallery):
     out = gallery.stdout("05_quantile_regression.py")
     data = load_dataset("engel")
@@ -181,6 +188,7 @@ def test_quantile_regression_matches_the_linear_program(gallery):
     assert "slopes increase with q: True" in out
 
 
+@pytest.mark.slow
 def test_odds_ratios_match_statsmodels(gallery):
     import statsmodels.api as sm
 
@@ -200,6 +208,7 @@ def test_odds_ratios_match_statsmodels(gallery):
         assert (low, high) == pytest.approx((low_ref, high_ref), rel=1e-7)
 
 
+@pytest.mark.slow
 def test_distribution_mle_matches_scipy_and_saves_its_figure(gallery):
     out = gallery.stdout("07_distribution_mle.py")
     duration = load_dataset("strikes")["duration"].to_numpy()
@@ -217,6 +226,7 @@ def test_distribution_mle_matches_scipy_and_saves_its_figure(gallery):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_custom_loss_and_likelihood_solve_their_equations(gallery):
     out = gallery.stdout("08_custom_loss_likelihood.py")
     speed = load_dataset("michelson")["speed"].to_numpy()
@@ -238,6 +248,7 @@ def test_custom_loss_and_likelihood_solve_their_equations(gallery):
     assert number_after(out, "largest difference from MaximumLikelihood(logpdf=...):") < 1e-8
 
 
+@pytest.mark.slow
 def test_grouped_fits_equal_separate_fits(gallery):
     out = gallery.stdout("09_grouped_fits.py")
     assert number_after(out, "largest relative difference from separate fits:") < 1e-8
@@ -245,6 +256,7 @@ def test_grouped_fits_equal_separate_fits(gallery):
     assert "fewer rows with positive weight than parameters" in out
 
 
+@pytest.mark.slow
 def test_bootstrap_standard_errors(gallery):
     out = gallery.stdout("10_bootstrap.py")
     speed = load_dataset("michelson")["speed"]
@@ -260,6 +272,7 @@ def test_bootstrap_standard_errors(gallery):
     assert number_after(ratios, "classical") < 0.5
 
 
+@pytest.mark.slow
 def test_streamed_fit_equals_in_memory_fit(gallery):
     out = gallery.stdout("11_streaming_parquet.py")
     assert number_after(out, "largest relative difference from the in-memory fit:") < 1e-10
@@ -268,6 +281,7 @@ def test_streamed_fit_equals_in_memory_fit(gallery):
     assert "converged_ = True" in out
 
 
+@pytest.mark.slow
 def test_sharded_fit_equals_single_device_fit(gallery):
     out = gallery.stdout("12_multi_device.py")
     assert out.startswith("4 devices")
