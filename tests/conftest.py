@@ -9,6 +9,22 @@ import jax
 import pytest
 
 
+def pytest_configure(config):
+    """The test process runs without the persistent compilation cache.
+
+    In two cold CI runs of the whole suite (one process, thousands of compiles),
+    JAX 0.10.2 crashed inside ``executable.serialize()`` while writing a new
+    entry to that cache (an abort, then a segmentation fault, at different
+    kernels; neither reproduced in smaller runs). A fresh CI machine starts with
+    an empty cache anyway. The cache itself is tested in subprocesses
+    (tests/test_compile_reuse.py), which still switch it on as ``import
+    estimators`` does.
+    """
+    import estimators
+
+    estimators.disable_compilation_cache()
+
+
 @pytest.fixture(autouse=True)
 def global_jax_config_untouched():
     before = bool(jax.config.jax_enable_x64)
