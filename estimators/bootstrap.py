@@ -107,7 +107,7 @@ from .bootstrap_kernels import (
     sample_problem,
 )
 from .errors import ConvergenceWarning, DataError, SettingsError, user_stacklevel
-from .functional import PureFit, as_function, supported_names
+from .functional import as_function, supported_names
 from .glm import GLM, LogisticRegression
 from .location import Mean, Median, Quantile
 from .progress import Progress
@@ -148,7 +148,7 @@ class BootstrapResult:
 def _generic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> Problem:
     """Any estimator :func:`~estimators.functional.as_function` supports: ``jax.vmap`` of
     its pure fit over the rows of the weight matrix, one compiled call a chunk."""
-    pure = _pure_fit(estimator)
+    pure = as_function(estimator)
     if pure.inputs == ("x",):
         check_kwargs(estimator, fit_kwargs, ("sample_weight", "column"))
         estimator._check_fit_settings(None)
@@ -163,7 +163,7 @@ def _generic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> Probl
         if design.fit_intercept != bool(estimator.fit_intercept):
             # a formula decides the intercept ("y ~ x - 1"), as in the estimator's fit
             estimator = _with_settings(estimator, fit_intercept=design.fit_intercept)
-            pure = _pure_fit(estimator)
+            pure = as_function(estimator)
     kernel = _vmapped(pure.fn)
     with x64_context("float64"):
         arrays_dev = tuple(jax.device_put(np.asarray(a, dtype=np.float64)) for a in arrays)
@@ -194,23 +194,6 @@ def _generic_problem(estimator: Estimator, data: Any, fit_kwargs: dict) -> Probl
         estimate=estimate,
         row_size=row_size,
     )
-
-
-def _pure_fit(estimator: Estimator) -> PureFit:
-    """``as_function(estimator)``, the same object for equal settings where they are all
-    hashable: its ``fn`` then keys :func:`_vmapped`'s cache, so a second bootstrap of an
-    equal estimator compiles nothing (some providers build a new closure every call)."""
-    settings = tuple(sorted(estimator.get_params().items()))
-    try:
-        hash(settings)
-    except TypeError:  # e.g. params0 given as a dict: not cached
-        return as_function(estimator)
-    return _cached_pure_fit(type(estimator), settings)
-
-
-@functools.lru_cache(maxsize=32)
-def _cached_pure_fit(kind: type, settings: tuple) -> PureFit:
-    return as_function(kind(**dict(settings)))
 
 
 @functools.lru_cache(maxsize=32)

@@ -23,6 +23,7 @@ them in turn.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -97,10 +98,27 @@ def supported_names() -> list[str]:
 def as_function(estimator: Any) -> PureFit:
     """The estimator's fit as a pure JAX function of (arrays, weights, hyperparameters).
 
+    Estimators of one class with equal (hashable) settings get the same PureFit, so
+    callers that compile around its ``fn`` (bootstrap, simulate) compile once.
+
     >>> import estimators as est  # doctest: +SKIP
     >>> fit = est.as_function(est.LinearRegression())  # doctest: +SKIP
     >>> jax.vmap(lambda w: fit(X, y, weights=w).params)(W)  # doctest: +SKIP
     """
+    settings = tuple(sorted(estimator.get_params().items()))
+    try:
+        hash(settings)
+    except TypeError:  # e.g. params0 given as a dict: built afresh
+        return _build(estimator)
+    return _cached(type(estimator), settings)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached(kind: type, settings: tuple) -> PureFit:
+    return _build(kind(**dict(settings)))
+
+
+def _build(estimator: Any) -> PureFit:
     for provider in _providers():
         pure = provider.pure_fit(estimator)
         if pure is not None:
