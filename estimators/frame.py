@@ -6,6 +6,7 @@ the offending rows, so that bad input never reaches JAX as a traceback.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,11 @@ def all_finite(a: np.ndarray) -> bool:
     """
     if a.ndim == 0 or a.size == 0:
         return bool(np.isfinite(a).all())
+    # One reduction settles the common case: a NaN or an infinity makes the sum
+    # non-finite, so a finite sum proves every value finite. A sum that overflows
+    # on finite values only sends the check on to the exact block-wise path.
+    if math.isfinite(float(np.sum(a))):
+        return True
     row_values = max(1, a.size // max(1, a.shape[0]))
     block = max(1, FINITE_BLOCK_VALUES // row_values)
     return all(np.isfinite(a[s : s + block]).all() for s in range(0, a.shape[0], block))
@@ -199,7 +205,8 @@ def as_sample(
         values, weights, index = values[keep], weights[keep], index[keep]
         if values.size == 0:
             raise DataError(f"{name} has no values left: all {n_dropped} rows are missing (NaN)")
-    if not weights.sum() > 0:
+    # Unit weights (sample_weight None) sum to n > 0: no pass over them.
+    if sample_weight is not None and not weights.sum() > 0:
         raise DataError(f"sample_weight is zero for all {values.size} rows: nothing to fit")
     return Sample(values, weights, name, index, n_dropped, keep)
 

@@ -7,7 +7,9 @@ story of the tutorial this project grew from, rather than calling ``jnp.mean``.
 :class:`Median` and :class:`Quantile` minimise the mean absolute deviation and
 the pinball loss: a solver lands next to the minimiser and an exact finish
 picks the order statistic (:func:`fit_quantile`,
-:func:`~estimators.order_statistics.quantile_minimizers`).
+:func:`~estimators.order_statistics.quantile_minimizers`); on large unit-weight
+samples the order statistic is selected directly
+(:mod:`estimators.quantile_selection`).
 
 The robust M-estimators :class:`~estimators.robust_location.Huber` and
 :class:`~estimators.robust_location.TukeyBiweight` live in
@@ -18,7 +20,6 @@ The robust M-estimators :class:`~estimators.robust_location.Huber` and
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import jax.numpy as jnp
@@ -29,6 +30,13 @@ from .covariance import Sandwich
 from .errors import SettingsError
 from .frame import Sample
 from .losses import absolute_deviation, pinball, squared_deviation, weighted_mean
+from .moments import (
+    MOMENT_BLOCK,
+    UNIT_MOMENTS_MIN_ROWS,
+    centred_moments,
+    moment_squared_deviation,
+    unit_moments,
+)
 from .numerics import NORMAL_MAD, center_and_scale, pad_rows
 from .order_statistics import TIE_RTOL, is_quantile_minimizer, midpoint, quantile_minimizers
 from .quantile_inference import (
@@ -41,12 +49,14 @@ from .quantile_inference import (
     kernel_cov,
     nid_cov,
 )
+from .quantile_selection import SELECTION_MIN_ROWS, select_quantile
 from .robust_location import Huber, TukeyBiweight
 from .sharding import active_mesh, device_multiple, put_rows
 from .solve import Solution, Status, minimize, x64_context
 from .univariate import SampleEstimator, SampleInputs, scaled_history
 
 __all__ = [
+    "MOMENT_BLOCK",
     "NORMAL_MAD",
     "TIE_RTOL",
     "Huber",
@@ -89,8 +99,11 @@ class Mean(SampleEstimator):
     scaled data (see :func:`center_and_scale`), which keeps full float64
     accuracy for data with a large common offset. In float64 the loss is
     evaluated through its sufficient statistics,
-    :math:`f(\delta) = V + (\delta - \bar c)^2` (:func:`centred_moments`, two
-    block-wise passes over the data, then :func:`moment_squared_deviation`), the
+    :math:`f(\delta) = V + (\delta - \bar c)^2` (:func:`centred_moments` after
+    the min and max passes of :func:`center_and_scale`; for unit weights and
+    :data:`~estimators.moments.UNIT_MOMENTS_MIN_ROWS` values or more, range and
+    moments from one pass, :func:`~estimators.moments.unit_moments`; then
+    :func:`moment_squared_deviation`), the
     same function as the sum over the rows at O(1) an evaluation; ``dtype="float32"``
     and fits inside :func:`~estimators.sharding.sharded` evaluate the rows' sum
     (:func:`mean_squared_deviation`) at every step.
@@ -161,9 +174,19 @@ class Mean(SampleEstimator):
     _cov_types = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
 
     def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
-        ref, scale = center_and_scale(sample.values)
         unit_weights = inputs.sample_weight is None  # weights all 1: not read
-        moments = centred_moments(sample.values, sample.weights, ref, scale, unit_weights)
+        fused = None
+        if (
+            unit_weights
+            and self.dtype == "float64"
+            and sample.values.size >= UNIT_MOMENTS_MIN_ROWS
+        ):
+            fused = unit_moments(sample.values)  # range and moments in one pass
+        if fused is None:
+            ref, scale = center_and_scale(sample.values)
+            moments = centred_moments(sample.values, sample.weights, ref, scale, unit_weights)
+        else:
+            ref, scale, moments = fused
         delta0 = 0.0 if self.start is None else (float(self.start) - ref) / scale
         if self.dtype == "float64" and active_mesh() is None:
             # The loss through its sufficient statistics: O(1) an evaluation.
@@ -249,85 +272,6 @@ class Mean(SampleEstimator):
         hessian = np.array([[2.0]])
         variance = inference.least_squares_cov(hessian, residual_variance, sample.nobs)[0, 0]
         return float(variance), None
-
-
-# Values in a block of the moments' pass: 256 KiB, so a block's centred copy stays in
-# the core's cache for its second look instead of being an n-sized temporary.
-MOMENT_BLOCK = 1 << 15
-
-
-def centred_moments(
-    x: np.ndarray, w: np.ndarray, ref: float, scale: float, unit_weights: bool = False
-) -> tuple[float, float, float]:
-    r"""The sufficient statistics of the mean squared deviation of :math:`c = (x - x_{ref})/s`.
-
-    Returns :math:`(n, \bar c, V)` with :math:`n = \sum_i w_i`,
-    :math:`\bar c = \sum_i w_i c_i / n` and the centred second moment
-    :math:`V = \sum_i w_i (c_i - \bar c)^2 / n`, in one pass over ``x`` from
-    memory: each block of :data:`MOMENT_BLOCK` values is read once and, while it
-    is in cache, gives its weight :math:`n_b`, mean :math:`\bar c_b` and
-    centred sum of squares :math:`M_b` (the textbook two-pass variance: no
-    cancellation between :math:`\sum w c^2` and :math:`n\bar c^2`). The
-    blocks are combined exactly (Chan, Golub and LeVeque's parallel-axis rule)
-
-    .. math::  nV = \sum_b \big(M_b + n_b(\bar c_b - \bar c)^2\big),
-
-    with :func:`math.fsum` over the blocks. numpy's ufuncs only (pairwise sums),
-    no BLAS: OpenBLAS's ``dot`` on cache-sized blocks was 3-20x slower and
-    erratic on the shared 2-core machine. ``unit_weights`` (all weights 1)
-    skips reading ``w``.
-
-    >>> centred_moments(np.array([1.0, 2.0, 6.0]), np.ones(3), 3.5, 4.0)
-    (3.0, -0.125, 0.2916666666666667)
-    """
-    inverse = 1.0 / scale
-    # A power of two's reciprocal is exact unless it overflows; then x * (1/s) is
-    # x / s to the last bit, and a multiplication is cheaper than a division.
-    exact_inverse = bool(np.isfinite(inverse)) and inverse * scale == 1.0
-    sums, weights, squares = [], [], []
-    for start in range(0, x.size, MOMENT_BLOCK):
-        c = np.subtract(x[start : start + MOMENT_BLOCK], ref)
-        if exact_inverse:
-            np.multiply(c, inverse, out=c)
-        else:
-            np.divide(c, scale, out=c)
-        if unit_weights:
-            w_b = None
-            n_b = float(c.size)
-            s_b = float(c.sum())
-        else:
-            w_b = w[start : start + MOMENT_BLOCK]
-            n_b = float(w_b.sum())
-            s_b = float(np.multiply(c, w_b).sum())
-        if n_b == 0.0:  # a block of zero weights adds nothing
-            continue
-        np.subtract(c, s_b / n_b, out=c)
-        np.multiply(c, c, out=c)
-        if w_b is not None:
-            np.multiply(c, w_b, out=c)
-        sums.append(s_b)
-        weights.append(n_b)
-        squares.append(float(c.sum()))
-    total = float(x.size) if unit_weights else math.fsum(weights)
-    mean = math.fsum(sums) / total
-    spread = (n_b * (s_b / n_b - mean) ** 2 for s_b, n_b in zip(sums, weights, strict=True))
-    second = math.fsum([*squares, *spread]) / total
-    return total, mean, second
-
-
-def moment_squared_deviation(params: dict, moments: jnp.ndarray) -> jnp.ndarray:
-    r"""The mean squared deviation through its sufficient statistics (``moments = [c_bar, V]``).
-
-    .. math::  f(\delta) = \frac{\sum_i w_i (c_i - \delta)^2}{\sum_i w_i}
-               = V + (\delta - \bar c)^2
-
-    exactly (the parallel-axis theorem): the same function of :math:`\delta` as
-    :func:`mean_squared_deviation`, with the same value, gradient and Hessian,
-    evaluated in O(1) instead of a pass over the rows. The optimiser still
-    finds the minimiser of the loss by its own iterations; the statistics only
-    make each evaluation cheap.
-    """
-    return moments[1] + squared_deviation(params["mean"] - moments[0])
 
 
 def _on_devices(c: np.ndarray, w: np.ndarray, dtype: str) -> tuple:
@@ -511,8 +455,30 @@ class _SampleQuantile(SampleEstimator):
         if isinstance(self.cov_options, dict):
             check_cov_options(self.cov_type, self.cov_options)
 
+    def _selects(self, sample: Sample, inputs: SampleInputs) -> bool:
+        """Whether the solver-free selection applies: unit weights, many rows, default solver."""
+        return (
+            inputs.sample_weight is None
+            and sample.values.size >= SELECTION_MIN_ROWS
+            and self.dtype == "float64"
+            and (self.solver, self.start, self.max_iter, self.learning_rate)
+            == ("lbfgs", None, None, None)
+            and active_mesh() is None
+        )
+
     def _fit_sample(self, sample: Sample, inputs: SampleInputs) -> None:
         q = self._level()
+        options = self.cov_options or {}
+        if self._selects(sample, inputs):
+            selected = select_quantile(
+                sample.values,
+                q,
+                kernel=self.cov_type == "kernel",
+                bandwidth_name=options.get("bandwidth", "hall-sheather"),
+            )
+            if selected is not None:
+                self._store_quantile(sample, q, selected, selected.optimal)
+                return
         found = fit_quantile(
             sample.values,
             sample.weights,
@@ -525,15 +491,22 @@ class _SampleQuantile(SampleEstimator):
         )
         if found.solution.status == Status.NONFINITE:
             self._check_solution(found.solution)  # raises FitError with a hint
-        # on the centred, scaled data (every type is equivariant): no overflow near 1e300
-        variance, reason = quantile_variance(
-            (sample.values - found.ref) / found.scale,
-            sample.weights,
-            q,
-            (found.estimate - found.ref) / found.scale,
-            self.cov_type,
-            self.cov_options,
-        )
+        optimal = is_quantile_minimizer(sample.values, sample.weights, q, found.estimate)
+        self._store_quantile(sample, q, found, optimal)
+
+    def _store_quantile(self, sample: Sample, q: float, found, optimal: bool) -> None:
+        """Standard error and learned attributes of a quantile ``found`` by either path."""
+        variance, reason = getattr(found, "variance_scaled", None), getattr(found, "reason", None)
+        if variance is None:
+            # on the centred, scaled data (every type is equivariant): no overflow near 1e300
+            variance, reason = quantile_variance(
+                (sample.values - found.ref) / found.scale,
+                sample.weights,
+                q,
+                (found.estimate - found.ref) / found.scale,
+                self.cov_type,
+                self.cov_options,
+            )
         se = np.sqrt(np.float64(variance)) * found.scale
         self._store_estimate(
             sample,
@@ -547,7 +520,7 @@ class _SampleQuantile(SampleEstimator):
             df_resid=sample.nobs - 1 if sample.nobs > 1 else None,
             cov_note=None if reason is None else f"{sample.name}: {reason}",
         )
-        self.converged_ = is_quantile_minimizer(sample.values, sample.weights, q, found.estimate)
+        self.converged_ = optimal
         self.minimizer_set_ = (found.low, found.high)
 
 
@@ -559,7 +532,14 @@ class Quantile(_SampleQuantile):
 
     located by ``solver`` through :func:`estimators.minimize` and finished
     exactly (:func:`fit_quantile`,
-    :func:`~estimators.order_statistics.quantile_minimizers`).
+    :func:`~estimators.order_statistics.quantile_minimizers`). The minimiser is
+    an order statistic, so for unit weights, at least
+    :data:`~estimators.quantile_selection.SELECTION_MIN_ROWS` values and the
+    default solver settings, it is selected directly instead (Floyd-Rivest,
+    :func:`~estimators.quantile_selection.select_quantile`: one pass over the
+    data, the kernel standard error from the same pass); ``n_iter_`` is then 0,
+    ``history_`` one row (the loss at the estimate, subgradient norm 0) and
+    ``converged_`` the optimality condition checked by exact counts.
 
     Convention. The minimisers are the values :math:`b` with :math:`W(x<b) \le
     qW \le W(x \le b)` (:math:`W` the summed weights). That is one order

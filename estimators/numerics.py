@@ -22,13 +22,14 @@ Plain numpy, no JAX: these run on the data before and after a fit.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from .errors import DataError
 from .frame import collinear_columns
 from .order_statistics import midpoint, quantile_minimizers
 
-NORMAL_MAD = float(stats.norm.ppf(0.75))  # 0.67449...: the MAD of N(0, 1), Phi^{-1}(3/4)
+# 0.67449...: the MAD of N(0, 1), Phi^{-1}(3/4) (scipy.stats.norm.ppf is this ndtri)
+NORMAL_MAD = float(special.ndtri(0.75))
 
 
 # --------------------------------------------------------------------------- exact rescaling
@@ -250,6 +251,8 @@ def hall_sheather(n: float, q: float, alpha: float = 0.05) -> float:
     >>> round(hall_sheather(100, 0.5), 6)
     0.209316
     """
+    from scipy import stats  # lazily: importing scipy.stats costs about a second
+
     z = stats.norm.ppf(q)
     ratio = 1.5 * stats.norm.pdf(z) ** 2 / (2 * z**2 + 1)
     return float(n ** (-1 / 3) * stats.norm.ppf(1 - alpha / 2) ** (2 / 3) * ratio ** (1 / 3))

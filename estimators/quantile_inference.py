@@ -64,7 +64,7 @@ import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import special
 
 from .errors import SettingsError
 from .inference import covariance_in_data_units
@@ -90,6 +90,8 @@ def hall_sheather_bandwidth(n: float, q: float, alpha: float = 0.05) -> float:
     >>> round(hall_sheather_bandwidth(100, 0.5), 6)
     0.209316
     """
+    from scipy import stats  # lazily: importing scipy.stats costs about a second
+
     x0 = stats.norm.ppf(q)
     f0 = stats.norm.pdf(x0)
     z = stats.norm.ppf(1 - alpha / 2)
@@ -105,6 +107,8 @@ def bofinger_bandwidth(n: float, q: float) -> float:
     >>> round(bofinger_bandwidth(100, 0.5), 6)
     0.257852
     """
+    from scipy import stats
+
     x0 = stats.norm.ppf(q)
     f0 = stats.norm.pdf(x0)
     return float(n**-0.2 * (4.5 * f0**4 / (2 * x0**2 + 1) ** 2) ** 0.2)
@@ -116,7 +120,7 @@ def chamberlain_bandwidth(n: float, q: float, alpha: float = 0.05) -> float:
     >>> round(chamberlain_bandwidth(100, 0.5), 6)
     0.097998
     """
-    return float(stats.norm.ppf(1 - alpha / 2) * math.sqrt(q * (1 - q) / n))
+    return float(special.ndtri(1 - alpha / 2) * math.sqrt(q * (1 - q) / n))
 
 
 _BANDWIDTH_FUNCTIONS = {
@@ -160,6 +164,43 @@ def check_cov_options(cov_type: str, options: dict | None) -> None:
 
 # --------------------------------------------------------------------------- kernel
 
+NO_SPREAD = "the interquartile range of the residuals is 0 (heavy ties): no density"
+NO_DENSITY = "no residual lies within one bandwidth of 0: the density estimate is 0"
+
+
+def kernel_level_bandwidth(name: str, n: float, q: float) -> tuple[float, str | None]:
+    """The bandwidth :math:`h_q` of ``"kernel"`` on the probability scale, and why it is unusable.
+
+    The reason is None unless :math:`q \\pm h_q` leaves (0, 1).
+    """
+    h_q = bandwidth(name, n, q)
+    if 0 < q - h_q < q + h_q < 1:
+        return h_q, None
+    label = name.replace("-", " ").title().replace(" ", "-")
+    return h_q, (
+        f"the {label} bandwidth ({h_q:.3g}) leaves (0, 1) at q={q:g} with {n:g} "
+        "observations: too few in the tail for a density estimate"
+    )
+
+
+def kernel_width(sd_y: float, q25: float, q75: float, q: float, h_q: float) -> float:
+    r"""The kernel's bandwidth in data units (statsmodels QuantReg, ``vcov="robust"``).
+
+    .. math::  h = \min(\mathrm{sd}(y), \mathrm{IQR}(e)/1.34)\,
+               (\Phi^{-1}(q+h_q) - \Phi^{-1}(q-h_q))
+    """
+    return min(sd_y, (q75 - q25) / 1.34) * (special.ndtri(q + h_q) - special.ndtri(q - h_q))
+
+
+def epanechnikov_sum(u: np.ndarray, weights: np.ndarray | None = None) -> float:
+    r""":math:`\sum_i w_i K(u_i)`, :math:`K(u) = \frac34 (1 - u^2)` for :math:`|u| \le 1`, else 0.
+
+    In the order of operations of :func:`kernel_cov` (same rounding).
+    """
+    if weights is None:
+        return float(np.sum(0.75 * (1 - u**2) * (np.abs(u) <= 1)))
+    return float(np.sum(weights * 0.75 * (1 - u**2) * (np.abs(u) <= 1)))
+
 
 def kernel_cov(
     X: np.ndarray,
@@ -183,23 +224,18 @@ def kernel_cov(
     p = X.shape[1]
     nan = np.full((p, p), np.nan)
     n = float(np.sum(weights))
-    h_q = bandwidth(bandwidth_name, n, q)
-    label = bandwidth_name.replace("-", " ").title().replace(" ", "-")
-    if not 0 < q - h_q < q + h_q < 1:
-        return nan, (
-            f"the {label} bandwidth ({h_q:.3g}) leaves (0, 1) at q={q:g} with {n:g} "
-            "observations: too few in the tail for a density estimate"
-        )
+    h_q, reason = kernel_level_bandwidth(bandwidth_name, n, q)
+    if reason is not None:
+        return nan, reason
     mean_y = np.sum(weights * y) / n
     sd_y = math.sqrt(np.sum(weights * (y - mean_y) ** 2) / n)
     q25, q75 = weighted_percentile(residual, np.array([25.0, 75.0]), weights)
-    h = min(sd_y, (q75 - q25) / 1.34) * (stats.norm.ppf(q + h_q) - stats.norm.ppf(q - h_q))
+    h = kernel_width(sd_y, q25, q75, q, h_q)
     if not h > 0:
-        return nan, "the interquartile range of the residuals is 0 (heavy ties): no density"
-    u = residual / h
-    density = float(np.sum(weights * 0.75 * (1 - u**2) * (np.abs(u) <= 1)) / (n * h))
+        return nan, NO_SPREAD
+    density = epanechnikov_sum(residual / h, weights) / (n * h)
     if not density > 0:
-        return nan, "no residual lies within one bandwidth of 0: the density estimate is 0"
+        return nan, NO_DENSITY
     d = np.where(residual > 0, (q / density) ** 2, ((1 - q) / density) ** 2)
     # Columns scaled by powers of two (exact), so that X'WX cannot overflow for columns
     # near 1e300; the covariance goes back to data units at the end.
@@ -227,6 +263,8 @@ def _lad_line(x: np.ndarray, y: np.ndarray) -> float:
     cost = np.concatenate([[0.0, 0.0], np.ones(2 * m)])
     a_eq = np.hstack([np.ones((m, 1)), x[:, None], np.eye(m), -np.eye(m)])
     bounds = [(None, None)] * 2 + [(0, None)] * (2 * m)
+    from scipy import optimize  # lazily, as scipy.stats
+
     result = optimize.linprog(cost, A_eq=a_eq, b_eq=y / scale, bounds=bounds, method="highs-ds")
     return float(result.x[1]) * scale if result.status == 0 else math.nan
 

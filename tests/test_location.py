@@ -416,3 +416,96 @@ def test_float64_mean_hands_the_optimiser_two_numbers_not_the_rows(monkeypatch):
     calls.clear()
     est.Mean(dtype="float32", tol=1e-3).fit(x)  # float32 keeps the rows' loss
     assert calls[0][0] is location.mean_squared_deviation and calls[0][1] == [(x.size,)] * 2
+
+
+# --------------------------------------------------------------------------- the one-pass
+# moments of unit-weight samples (issue 7: range and moments from one block-wise pass)
+
+
+def _unit_moment_cases(n):
+    rng = np.random.default_rng(11)
+    stride = n // 1024
+    misleading = 1e6 + rng.random(n)  # the subsample looks centred at 0; the data are not
+    misleading[stride // 2 :: stride] = np.resize(
+        [-2e6, 2e6], misleading[stride // 2 :: stride].size
+    )
+    return {
+        "normal": rng.standard_normal(n),
+        "offset": 1e9 + rng.random(n),
+        "cauchy": rng.standard_cauchy(n),
+        "positive": rng.exponential(size=n),
+        "misleading": misleading,
+    }
+
+
+def test_unit_moments_equal_the_two_pass_moments():
+    from estimators.location import MOMENT_BLOCK, center_and_scale, centred_moments
+    from estimators.moments import unit_moments
+
+    n = 3 * MOMENT_BLOCK + 17
+    for name, x in _unit_moment_cases(n).items():
+        ref, scale, (total, mean, second) = unit_moments(x)
+        # reference: this library's two-pass path (center_and_scale, then centred_moments)
+        expected_ref, expected_scale = center_and_scale(x)
+        _, expected_mean, expected_second = centred_moments(
+            x, np.ones(n), expected_ref, expected_scale, True
+        )
+        assert (ref, scale, total) == (expected_ref, expected_scale, n), name
+        assert mean == pytest.approx(expected_mean, rel=1e-14, abs=1e-16), name
+        assert second == pytest.approx(expected_second, rel=1e-12), name
+    bad = np.r_[1.0, np.nan, np.zeros(10)]
+    assert unit_moments(bad) is None
+
+
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC1"])
+def test_one_pass_mean_equals_the_two_pass_mean(monkeypatch, cov_type):
+    import estimators.location as location
+
+    n = location.UNIT_MOMENTS_MIN_ROWS + 3
+    for name, x in _unit_moment_cases(n).items():
+        fast = est.Mean(cov_type=cov_type).fit(x)
+        monkeypatch.setattr(location, "UNIT_MOMENTS_MIN_ROWS", 1 << 60)  # the two-pass path
+        plain = est.Mean(cov_type=cov_type).fit(x)
+        monkeypatch.undo()
+        assert fast.params_["mean"] == pytest.approx(plain.params_["mean"], rel=2e-16), name
+        assert fast.std_errors_["mean"] == pytest.approx(plain.std_errors_["mean"], rel=1e-12)
+        assert fast.n_iter_ == plain.n_iter_ and fast.converged_
+        # reference: math.fsum (the correctly rounded sum) over n; with a large common
+        # offset the mean is correctly rounded, otherwise within the promised tol = 1e-8
+        # standard errors
+        exact = math.fsum(x) / n
+        error = abs(fast.params_["mean"] - exact)
+        if name == "offset":
+            assert error <= np.spacing(exact), name
+        else:
+            assert error <= 1e-8 * fast.std_errors_["mean"], name
+
+
+def test_one_pass_mean_reports_bad_values_as_before():
+    x = np.random.default_rng(12).standard_normal(1 << 17)
+    x[[3, 4]] = np.nan
+    with pytest.raises(est.DataError, match=r"x has 2 missing \(NaN\) value"):
+        est.Mean().fit(x)
+    assert est.Mean(missing="drop").fit(x).params_["mean"] == pytest.approx(
+        np.nanmean(x), rel=1e-13
+    )
+
+
+def test_unit_moments_repeat_the_pass_about_the_mean_when_the_subsample_misleads(monkeypatch):
+    import estimators.moments as moments
+
+    shifts = []
+    real_scan = moments.scan
+    monkeypatch.setattr(
+        moments,
+        "scan",
+        lambda x, b, shift, **k: shifts.append(shift) or real_scan(x, b, shift, **k),
+    )
+    cases = _unit_moment_cases(3 * (1 << 15) + 17)
+    moments.unit_moments(cases["normal"])
+    moments.unit_moments(cases["offset"])
+    moments.unit_moments(cases["misleading"])
+    assert shifts[0] == 0.0  # centred data: one pass, no subtraction
+    assert shifts[1] == pytest.approx(1e9, rel=1e-9)  # offset seen in the subsample: one pass
+    assert shifts[2:3] == [0.0] and shifts[3] == pytest.approx(1e6, rel=0.1)  # a second pass
+    assert len(shifts) == 4
