@@ -58,6 +58,9 @@ MODULES = [
     "estimators.stream_kernels",
     "estimators.stream_passes",
     "estimators.stream_solvers",
+    "estimators.selection",
+    "estimators.moments",
+    "estimators.quantile_selection",
 ]
 
 
