@@ -204,6 +204,10 @@ class Family:
 
 
 def _wmean(values: np.ndarray, weights: np.ndarray) -> float:
+    if weights.ndim == 1 and weights.strides[0] == 0:
+        # Equal weights (the broadcast ones of an unweighted sample): the plain mean.
+        # np.dot with a stride-0 operand leaves BLAS for a slow loop (8 ms CPU for 1e6).
+        return float(values.mean())
     return float(np.dot(weights, values) / weights.sum())
 
 

@@ -131,7 +131,7 @@ _TO_UNCONSTRAINED = {
 
 
 def _scaling(support: str | None, x: jax.Array, w: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(ref, s) of likelihood._scaling over the rows of positive weight, in JAX."""
+    """(ref, s) of likelihood_statistics.scaling_of over the rows of positive weight, in JAX."""
     one, zero = jnp.ones((), x.dtype), jnp.zeros((), x.dtype)
     used = w > 0
     low = jnp.min(jnp.where(used, x, jnp.inf))

@@ -58,12 +58,17 @@ each iteration is O(1) whatever n. Count data are collapsed to their distinct
 values (exact under frequency weights). Otherwise the data are padded with
 zero-weight rows to a size bucket (:func:`estimators.numerics.bucket_size`), so
 that one compiled kernel serves every sample size in a bucket.
+
+Gamma, exponential and lognormal fits with ``solver="newton"`` in float64 go
+further (:mod:`estimators.likelihood_statistics`): one block-wise pass over the
+data checks the support and sums the statistics, and one compiled call runs
+Newton and takes the Hessian. The rows are read again only for a robust
+covariance's scores, and bad data fall back to the row path for its messages.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -80,97 +85,20 @@ from .errors import ConvergenceWarning, DataError, SettingsError, user_stackleve
 from .fit_inputs import cut_groups
 from .frame import Sample
 from .inference import invert_hessian
-from .losses import weighted_mean
-from .numerics import bucket_size, center_and_scale, pad_rows
+from .likelihood_objective import _inference, _Layout, _NegatedLogpdf, _Objective, _row_gradients
+from .likelihood_statistics import (
+    _Scaling,
+    fused_statistics,
+    is_unit,
+    scaling_of,
+    solve_statistics,
+)
+from .numerics import bucket_size, pad_rows
 from .sharding import active_mesh, device_multiple, put_rows
-from .solve import default_tol, minimize, x64_context
+from .solve import DEFAULT_MAX_ITER, default_tol, minimize, x64_context
 from .univariate import SampleEstimator, SampleInputs
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster", "HAC")
-
-
-# --------------------------------------------------------------------------- the objective
-
-
-@dataclasses.dataclass(frozen=True)
-class _NegatedLogpdf:
-    """``-logpdf(params, x)``: the per-observation loss of maximum likelihood (hashable)."""
-
-    logpdf: Callable
-
-    def __call__(self, params, x):
-        return -self.logpdf(params, x)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Objective:
-    """The mean loss over unconstrained parameters; hashable, so a static jit argument.
-
-    ``data`` is ``{"x": values, "w": weights}`` (per observation) or, when
-    ``mean_nll`` is given, a dict of sufficient statistics.
-    """
-
-    names: tuple[str, ...]
-    transforms: tuple[str, ...]
-    per_obs: Callable
-    mean_nll: Callable | None = None
-
-    def natural(self, u: Mapping[str, Any]) -> dict[str, Any]:
-        pairs = zip(self.names, self.transforms, strict=True)
-        return {n: TRANSFORMS[t].to_natural(u[n]) for n, t in pairs}
-
-    def mean_loss(self, theta: Mapping[str, Any], data: Mapping[str, Any]) -> Any:
-        if self.mean_nll is not None:
-            return self.mean_nll(theta, data)
-        return weighted_mean(self.per_obs(theta, data["x"]), data["w"])
-
-    def __call__(self, u: Mapping[str, Any], data: Mapping[str, Any]) -> Any:
-        return self.mean_loss(self.natural(u), data)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Layout:
-    """Free parameters (names and shapes) flattened into one vector, in reporting order."""
-
-    names: tuple[str, ...]
-    shapes: tuple[tuple[int, ...], ...]
-
-    def flatten(self, params: Mapping[str, Any]) -> Any:
-        return jnp.concatenate([jnp.ravel(jnp.asarray(params[n])) for n in self.names])
-
-    def unflatten(self, vector: Any) -> dict[str, Any]:
-        out, i = {}, 0
-        for name, shape in zip(self.names, self.shapes, strict=True):
-            size = math.prod(shape)
-            out[name] = vector[i : i + size].reshape(shape)
-            i += size
-        return out
-
-
-@functools.partial(jax.jit, static_argnames=("objective", "layout"))
-def _inference(objective, layout, u, data):
-    """Natural parameters at ``u``, and, over the free ones (``layout``), the Hessian of
-    the mean loss: one compiled call (O(1) beside sufficient statistics)."""
-    theta = objective.natural(u)
-    fixed = {n: v for n, v in theta.items() if n not in layout.names}
-
-    def theta_of(vector):
-        return {**fixed, **layout.unflatten(vector)}
-
-    free = layout.flatten(theta)
-    hessian = jax.hessian(lambda v: objective.mean_loss(theta_of(v), data))(free)
-    return theta, hessian
-
-
-@functools.partial(jax.jit, static_argnames=("objective", "layout"))
-def _row_gradients(objective, layout, u, rows):
-    """The rows' unweighted gradients psi_i over the free parameters (n x k)."""
-    theta = objective.natural(u)
-    fixed = {n: v for n, v in theta.items() if n not in layout.names}
-    free = layout.flatten(theta)
-    return jax.jacfwd(lambda v: objective.per_obs({**fixed, **layout.unflatten(v)}, rows["x"]))(
-        free
-    )
 
 
 # --------------------------------------------------------------------------- data preparation
@@ -234,50 +162,6 @@ def _equilibrated_inverse(hessian: np.ndarray, equilibrate: bool) -> tuple[np.nd
     return s[:, None] * inverse * s[None, :], reason
 
 
-@dataclasses.dataclass(frozen=True)
-class _Scaling:
-    r"""Data coordinates :math:`c = (x - \mathrm{ref})/s`; ``units`` say how parameters map."""
-
-    ref: float = 0.0
-    scale: float = 1.0
-
-    def to_data(self, unit: str, value: float) -> float:
-        if unit == "location":
-            return self.ref + self.scale * value
-        if unit == "scale":
-            return self.scale * value
-        if unit == "log_location":
-            return value + math.log(self.scale)
-        return value
-
-    def to_scaled(self, unit: str, value: float) -> float:
-        if unit == "location":
-            return (value - self.ref) / self.scale
-        if unit == "scale":
-            return value / self.scale
-        if unit == "log_location":
-            return value - math.log(self.scale)
-        return value
-
-    def derivative(self, unit: str) -> float:
-        """d(data-unit parameter) / d(scaled parameter)."""
-        return self.scale if unit in ("location", "scale") else 1.0
-
-
-def _scaling(support: str, values: np.ndarray) -> _Scaling:
-    """Real data: midrange and power-of-two half-range; positive data: a power of two
-    between the smallest and largest value (exact divisions, no overflow); others: none."""
-    if support == "real":
-        ref, scale = center_and_scale(values)
-        return _Scaling(ref, scale)
-    if support == "positive":
-        # the geometric midpoint of min and max: no pass of logs over the data,
-        # and min/s, max/s stay normal numbers for any positive float64 sample
-        low, high = np.frexp(values.min())[1], np.frexp(values.max())[1]
-        return _Scaling(0.0, float(np.ldexp(1.0, (int(low) + int(high)) // 2)))
-    return _Scaling()
-
-
 def _padded(values: np.ndarray, weights: np.ndarray, dtype: str) -> dict[str, Any]:
     """Pad to the bucket length of :func:`estimators.numerics.bucket_size` with
     zero-weight copies of the first value.
@@ -337,6 +221,8 @@ class _LossEstimator(SampleEstimator):
         spec = self._spec()
         labels = None if inputs.groups is None else cut_groups(inputs.groups, sample.keep)
         family = spec.family
+        if self._fused(spec, sample, labels):
+            return
         if family is not None:
             check_support(family, sample.values, sample.weights, sample.name, sample.index)
             _check_count_range(family, sample)
@@ -344,7 +230,7 @@ class _LossEstimator(SampleEstimator):
         values, weights = sample.values, sample.weights
         if not positive.all():  # (copies of 1e6 rows cost as much as the solve)
             values, weights = values[positive], weights[positive]
-        scaling = _scaling(family.support, values) if family is not None else _Scaling()
+        scaling = scaling_of(family.support, values) if family is not None else _Scaling()
         observations = values
         if scaling.ref != 0.0:
             observations = (values - scaling.ref) / scaling.scale
@@ -403,6 +289,55 @@ class _LossEstimator(SampleEstimator):
         )  # fmt: skip
         if family is not None and family.check_estimate is not None:
             self._check_estimate(family)
+
+    def _fused(self, spec: _Spec, sample: Sample, labels: Any) -> bool:
+        """The sufficient-statistic path (:mod:`estimators.likelihood_statistics`): one
+        block-wise pass for the checks and the statistics, one compiled call for the
+        solve and the Hessian. False (nothing done) where the row path must run."""
+        family = spec.family
+        if family is None or self.solver != "newton" or self.learning_rate is not None:
+            return False
+        max_iter = self.max_iter
+        if self.dtype != "float64" or not (max_iter is None or int(max_iter) >= 0):
+            return False  # float32 sums, or minimize's own SettingsError for max_iter
+        if active_mesh() is not None:
+            return False  # inside sharded(): the statistics reach minimize, as they did
+        fused = fused_statistics(family, sample.values, sample.weights)
+        if fused is None:
+            return False
+        scaling, stats = fused
+        theta0 = self._start(spec, scaling, None, None, stats)
+        fixed = self._fixed(spec, scaling)
+        free = tuple(n for n in spec.names if n not in fixed)
+        u0 = {n: _to_unconstrained(spec, n, fixed.get(n, theta0[n])) for n in spec.names}
+        objective = _Objective(spec.names, spec.transforms, spec.per_obs, family.mean_nll)
+        layout = _Layout(free, tuple(() for _ in free))
+        solution, theta_c, hessian = solve_statistics(
+            objective,
+            layout,
+            u0,
+            tuple(fixed),
+            stats,
+            tol=self._tolerance(sample.nobs),
+            max_iter=DEFAULT_MAX_ITER["newton"] if max_iter is None else int(max_iter),
+        )
+        self._check_solution(solution)
+        positive = None if is_unit(sample.weights) else sample.weights > 0
+
+        def rows():  # the scaled observations, for the scores of a robust covariance
+            keep = slice(None) if positive is None else positive
+            w = np.ones(sample.values.size) if positive is None else sample.weights[positive]
+            c = (sample.values[keep] - scaling.ref) / scaling.scale  # as the row path's
+            return _padded(c, w, self.dtype)
+
+        scores = self._scores(objective, layout, solution.params, rows)
+        self._store(
+            spec, scaling, theta_c, layout, sample.nobs * hessian, scores, positive, solution,
+            sample, labels, family.check_estimate,
+        )  # fmt: skip
+        if family.check_estimate is not None:
+            self._check_estimate(family)
+        return True
 
     def _check_estimate(self, family: Family) -> None:
         """An estimate on the edge of the parameter space is not a maximum: flag it."""
@@ -512,15 +447,27 @@ class _LossEstimator(SampleEstimator):
             u = jax.tree.map(cast, u)
             theta, hessian = _inference(objective, layout, u, jax.tree.map(cast, data))
             theta = {n: np.asarray(v, dtype=float) for n, v in theta.items()}
+        scores = self._scores(objective, layout, u, rows)
+        return theta, nobs * np.asarray(hessian, dtype=float), scores
+
+    def _scores(self, objective, layout, u, rows) -> Callable[[], np.ndarray]:
+        """The rows' weighted scores w_i psi_i at ``u`` (padding rows last), from
+        ``rows()``, the padded observations: a function, run when first called."""
+        dtype = jnp.dtype(self.dtype)
+
+        def cast(a):
+            return jnp.asarray(a, dtype)
 
         def scores() -> np.ndarray:
             padded = rows()
             with x64_context(self.dtype):
-                psi = _row_gradients(objective, layout, u, jax.tree.map(cast, padded))
+                psi = _row_gradients(
+                    objective, layout, jax.tree.map(cast, u), jax.tree.map(cast, padded)
+                )
                 psi = np.asarray(psi, dtype=float)
             return psi * np.asarray(padded["w"], dtype=float)[:, None]
 
-        return theta, nobs * np.asarray(hessian, dtype=float), scores
+        return scores
 
     def _store(
         self,
@@ -580,20 +527,26 @@ class _LossEstimator(SampleEstimator):
 
         def scores() -> np.ndarray:  # n x k, formed when a covariance or influence asks
             out = np.zeros((sample.values.size, d.size))
+            used = slice(None) if positive is None else positive  # None: every row
+            count = out.shape[0] if positive is None else int(np.count_nonzero(positive))
             with np.errstate(over="ignore", divide="ignore"):
-                out[positive] = scores_c()[: int(np.count_nonzero(positive))] / d
+                out[used] = scores_c()[:count] / d
             return out
 
         sandwich = Sandwich(bread, scores, nobs, frequency_weights=sample.weights)
         # The mean loss of the data, in data units: log f_X(x) = log f_C(c) - log s.
         shift = math.log(scaling.scale) if self._likelihood else 0.0
+        # One Index of the names and the trace's own axes for every result (each new
+        # Index of text is a pyarrow array: a fifth of the fixed cost of a small fit).
+        index = pd.Index(names)
+        trace = solution.trace
+        history = trace.to_numpy(dtype=float, copy=True)
+        history[:, list(trace.columns).index("loss")] += shift
         self._store_fit(
-            params=pd.Series(estimates, index=names, name="estimate"),
-            cov=pd.DataFrame(cov, index=names, columns=names),
+            params=pd.Series(estimates, index=index, name="estimate"),
+            cov=pd.DataFrame(cov, index=index, columns=index),
             solution=solution,
-            history=pd.DataFrame(
-                {"loss": solution.trace["loss"] + shift, "grad_norm": solution.trace["grad_norm"]}
-            ),
+            history=pd.DataFrame(history, index=trace.index, columns=trace.columns),
             nobs=nobs,
             df_resid=None,
             std_errors=std_errors,

@@ -61,6 +61,7 @@ MODULES = [
     "estimators.selection",
     "estimators.moments",
     "estimators.quantile_selection",
+    "estimators.likelihood_statistics",
 ]
 
 
