@@ -8,7 +8,10 @@ with zero weights to a common length and ``jax.vmap`` fits them together.
 :math:`(n_g)`: a power of two up to 64 rows, then two buckets an octave
 (multiples of :math:`2^{k-2}` for :math:`n_g \in (2^{k-1}, 2^k]`), so the
 padding wastes at most a third of the work above 64 rows and a data set of
-groups of similar size compiles one kernel. Groups of one bucket are fitted in
+groups of similar size compiles one kernel. A bucket whose groups all have the
+same size, at least :data:`EXACT_MIN_GROUPS` of them (a large balanced panel),
+is not padded: its length is that size (still one kernel per bucket, but one
+per distinct size across such data sets). Groups of one bucket are fitted in
 chunks of at most :data:`CHUNK_VALUES` design values (a power-of-two number of
 groups, at least :data:`MIN_LANES`, padded with empty groups), which bounds
 memory and the number of compiles.
@@ -55,8 +58,11 @@ not converge, are checked for perfect separation by the linear program of
 group codes come from one pass over the keys (sorted keys need no sort), the
 ``columns=`` path converts each column once and checks it with one finite test
 (the full validation of :func:`~estimators.frame.as_design` only when that
-fails, for its messages), groups are gathered straight into padded blocks, and
-the tidy frame is built from numpy blocks in one go.
+fails, for its messages), the padded blocks are filled by slices of the sorted
+columns (:mod:`~estimators.batch_gather`: no index gather for sorted keys; one
+stable sort and one take otherwise), p-values and interval quantiles are one
+vectorised ``scipy.special`` call each, and the tidy frame is built from numpy
+blocks in one go.
 
 **Failures** never raise: a group with fewer rows (of positive weight) than
 parameters, a singular design (condition number of the centred, scaled
@@ -78,9 +84,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
-from .batch_inputs import Gather, check_column, group_codes, intercept_index, validated_inputs
+from .batch_gather import Gather
+from .batch_inputs import check_column, group_codes, intercept_index, validated_inputs
 from .distributed_dask import is_dask_frame
 from .errors import DataError, SettingsError
 from .families import FAMILIES
@@ -105,6 +112,7 @@ MIN_LANES = 64  # groups per compiled call at least (empty lanes are cheap, comp
 OLS_BATCH = 128  # groups per lax.map step of the least-squares kernel
 GRAM_BATCH = 512  # groups per lax.map step of the one-pass Gram matrices
 NEWTON_BATCH = 512  # groups per lax.map step of the Newton kernel
+EXACT_MIN_GROUPS = 1024  # a bucket of this many groups of one size is not padded
 SUPPORTED = (
     "LinearRegression, LogisticRegression, PoissonRegression, and GLM with "
     "family='binomial' (link 'logit') or family='poisson' (link 'log')"
@@ -165,8 +173,8 @@ def _in_batches(fn, size, *arrays):
 
 
 def _split(block):
-    """A group's (length, p + 2) rows as X, y, w."""
-    return block[:, :-2], block[:, -2], block[:, -1]
+    """A group's (p + 2, length) block (see :mod:`~estimators.batch_gather`) as X, y, w."""
+    return block[:-2].T, block[-2], block[-1]
 
 
 @functools.partial(jax.jit, static_argnames=("intercept", "path"))
@@ -175,8 +183,8 @@ def _least_squares_lanes(blocks, *, intercept, path):
     for the augmented Gram matrices in batches, then the small algebra vectorised over
     all lanes at once), "refined" (normal equations + a semi-normal step) or "qr"."""
     if path == "gram":
-        gram = _in_batches(lambda b: augmented_gram(b[:, :-1], b[:, -1]), GRAM_BATCH, blocks)
-        nobs = jnp.sum(blocks[..., -1] > 0, axis=1).astype(blocks.dtype)
+        gram = _in_batches(lambda b: augmented_gram(b[:-1].T, b[-1]), GRAM_BATCH, blocks)
+        nobs = jnp.sum(blocks[:, -1] > 0, axis=1).astype(blocks.dtype)
         return jax.vmap(lambda S, m: least_squares_from_gram(S, m, intercept=intercept))(
             gram, nobs
         )
@@ -315,11 +323,8 @@ def _fit_all(estimator, kind, family, link, inputs, codes, n_groups, progress):
     p = len(inputs.cols)
     intercept = intercept_index(inputs.cols, inputs.names)
     w = inputs.w
-    # Sorted keys (codes non-decreasing) need no sort: the groups are runs already.
-    monotonic = bool(np.all(codes[1:] >= codes[:-1]))
-    order = None if monotonic else np.argsort(codes, kind="stable")
-    sizes = np.bincount(codes, minlength=n_groups)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    gather = Gather(inputs, codes, n_groups)
+    sizes = gather.sizes
     positive = None if w is None else (w > 0)
     n_obs = sizes if w is None else np.bincount(codes, weights=positive, minlength=n_groups)
     n_obs = n_obs.astype(int)
@@ -336,7 +341,6 @@ def _fit_all(estimator, kind, family, link, inputs, codes, n_groups, progress):
     }
     buckets = _buckets(sizes)
     bar = Progress(progress, "fit_groups", total=n_groups, unit="groups")
-    gather = Gather(inputs, order, starts, sizes)
     arrays = (coef, cov, status, extra)
 
     def fit(groups_of_lengths, path, update):
@@ -359,20 +363,33 @@ def _fit_all(estimator, kind, family, link, inputs, codes, n_groups, progress):
             update(len(pending[0]))
 
     try:
-        lengths = np.unique(buckets)
-        fit([(n, np.flatnonzero(buckets == n)) for n in lengths], "gram", bar.update)
+        fit(_by_length(np.arange(n_groups), buckets, sizes), "gram", bar.update)
         # Groups the one-pass screen cannot vouch for (a column far from zero relative
         # to its spread, nearly collinear columns): refined normal equations, then QR,
         # each where the estimated error still exceeds lstsq's tolerance (its own rule).
         if kind == "ols":
             redo = np.flatnonzero((extra["error"] > DEFAULT_TOL) & (n_obs >= p))
-            todo = [(n, redo[buckets[redo] == n]) for n in np.unique(buckets[redo])]
-            fit(todo, "refined", lambda k: None)
+            fit(_by_length(redo, buckets, sizes), "refined", lambda k: None)
             redo = np.flatnonzero((extra["error"] > DEFAULT_TOL) & (n_obs >= p))
             _refit_exactly(redo, inputs, gather, coef, cov, extra)
     finally:
         bar.close()
     return _judge(kind, family, inputs, gather, coef, cov, status, n_obs, extra)
+
+
+def _by_length(groups: np.ndarray, buckets: np.ndarray, sizes: np.ndarray):
+    """(length, members) per bucket of ``groups``: the bucket's length, or the groups'
+    common size where at least :data:`EXACT_MIN_GROUPS` all have the same one (a large
+    balanced panel: no padded rows, whose work is a fifth of the whole for groups of
+    100 rows in the bucket of 128; fewer groups keep the bucket, whose kernel serves
+    every size in it, as a compile costs more than the padding saves)."""
+    out = []
+    for bucket in np.unique(buckets[groups]):
+        members = groups[buckets[groups] == bucket]
+        common = sizes[members]
+        equal = len(members) >= EXACT_MIN_GROUPS and bool(np.all(common == common[0]))
+        out.append((int(common[0]) if equal else int(bucket), members))
+    return out
 
 
 def _chunks(members: np.ndarray, length: int, p: int):
@@ -490,12 +507,14 @@ def _tidy(out, names, group_keys, by, alpha, kind, estimator) -> pd.DataFrame:
         df = np.repeat(out["df"], p)
         with np.errstate(invalid="ignore"):
             df = np.where(df > 0, df, np.nan)
-        levels, where = np.unique(df, return_inverse=True)  # one ppf per distinct df
-        quantile = stats.t.ppf(1 - alpha / 2, levels)[where]
+        # scipy.stats' t.ppf and norm.ppf are these special functions (without their
+        # argument handling); scipy.stats itself is not imported (slow to import).
+        levels, where = np.unique(df, return_inverse=True)  # one quantile per distinct df
+        quantile = special.stdtrit(levels, 1 - alpha / 2)[where]
         p_value = _t_sf(statistic, df)
     else:
         p_value = 2 * special.ndtr(-np.abs(statistic))
-        quantile = stats.norm.ppf(1 - alpha / 2)
+        quantile = special.ndtri(1 - alpha / 2)
     each = np.repeat(np.arange(n_groups), p)
     columns = {name: group_keys[name].array.take(each) for name in by}
     notes, note_codes = np.unique(out["note"].astype(str), return_inverse=True)

@@ -1,10 +1,11 @@
-"""Inputs of :func:`estimators.batch.fit_groups`: validation, group codes, padded blocks.
+"""Inputs of :func:`estimators.batch.fit_groups`: validation and group codes.
 
 The ``columns=`` path converts each column once and checks it with one finite
 test; only when that fails (missing or infinite values, other dtypes, bad
 weights) does :func:`~estimators.frame.as_design` run, for its full messages
 (column names and row counts) and the ``missing`` policy. Group codes come from
 one comparison pass when the key is sorted, else ``groupby(...).ngroup()``.
+The padded blocks of the groups' rows are :mod:`estimators.batch_gather`'s.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, SettingsError
-from .frame import INTERCEPT, MISSING_POLICIES, aligned_empty, as_design
+from .frame import INTERCEPT, MISSING_POLICIES, as_design
 
 __all__ = [
-    "Gather",
     "Inputs",
     "check_column",
     "group_codes",
@@ -160,40 +160,3 @@ def intercept_index(cols: list, names: list[str]) -> int | None:
         if col is None or np.all(col == 1.0):
             return j
     return None
-
-
-class Gather:
-    """(lanes, length, p + 2) blocks of the groups' rows: the design, y and w side by side.
-
-    The columns, y and w are laid side by side once, with one extra row of
-    zeros, so that every block is one gather of whole rows (contiguous); the
-    padding slots (rows and lanes) point at the zero row, whose weight 0 drops
-    it from every sum.
-    """
-
-    def __init__(self, inputs, order, starts, sizes):
-        self.cols, self.y, self.w = inputs.cols, inputs.y, inputs.w
-        self.order, self.starts, self.sizes = order, starts, sizes
-        n, p = len(inputs.y), len(inputs.cols)
-        table = np.empty((n + 1, p + 2))
-        for j, col in enumerate([*inputs.cols, inputs.y, inputs.w]):
-            table[:n, j] = 1.0 if col is None else col
-        table[n] = 0.0
-        if order is not None:  # sorted once: the blocks are then runs of rows
-            table[:n] = table[order]
-        self.table = table
-
-    def rows(self, group: int) -> np.ndarray:
-        """The positions of a group's rows in the (unsorted) inputs."""
-        rows = np.arange(self.starts[group], self.starts[group] + self.sizes[group])
-        return rows if self.order is None else self.order[rows]
-
-    def __call__(self, groups, length, lanes):
-        n, p2 = self.sizes[groups], self.table.shape[1]
-        pos = np.arange(length)
-        index = np.full((lanes, length), len(self.table) - 1, dtype=np.intp)
-        index[: len(groups)] = np.where(
-            pos < n[:, None], self.starts[groups][:, None] + pos, len(self.table) - 1
-        )
-        # 64-byte aligned: jax.device_put is then zero-copy (PERFORMANCE.md item 5)
-        return np.take(self.table, index, axis=0, out=aligned_empty(index.shape + (p2,)))

@@ -62,6 +62,7 @@ MODULES = [
     "estimators.moments",
     "estimators.quantile_selection",
     "estimators.likelihood_statistics",
+    "estimators.batch_gather",
 ]
 
 

@@ -261,3 +261,21 @@ def test_separated_data_are_not_converged():
     y = np.where(z == 1, 0.0, 1.0 + np.arange(20) % 3)
     out = pure_fit(PoissonRegression())(np.column_stack([np.ones(20), z]), y)
     assert not bool(out.converged) and np.all(np.isnan(np.asarray(out.cov)))
+
+
+def test_zero_weight_rows_far_out_drop_exactly_from_newton():
+    """Rows of weight 0 whose x is far out (exp(eta) would overflow to inf, and 0 * inf
+    is NaN) drop out of the Poisson Newton fit: it equals the fit without them."""
+    X, ys, _ = data(seed=5)
+    w = np.ones(N)
+    far = [4, 21, 33]
+    w[far] = 0.0
+    X[far, 1] = 1e4
+    keep = w > 0
+    fit = pure_fit(PoissonRegression(tol=1e-12))
+    Xd = with_intercept(PoissonRegression(), X)
+    zeroed = fit(Xd, ys["k"], weights=w)
+    dropped = fit(Xd[keep], ys["k"][keep])
+    assert bool(zeroed.converged) and np.isfinite(np.asarray(zeroed.cov)).all()
+    np.testing.assert_allclose(zeroed.params, dropped.params, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(zeroed.cov, dropped.cov, rtol=1e-12, atol=0)
