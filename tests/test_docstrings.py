@@ -62,7 +62,6 @@ MODULES = [
     "estimators.moments",
     "estimators.quantile_selection",
     "estimators.likelihood_statistics",
-    "estimators.batch_gather",
 ]
 
 
