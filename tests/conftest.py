@@ -30,3 +30,21 @@ def global_jax_config_untouched():
     before = bool(jax.config.jax_enable_x64)
     yield
     assert bool(jax.config.jax_enable_x64) == before, "the library changed the global x64 flag"
+
+
+# Fixtures that start other processes (four simulated devices, two JAX processes
+# on loopback, a Dask cluster) and compile everything afresh there: 10-30 s each
+# on 2 cores. The tests that use them are slow tests (`pytest -m slow`, which CI
+# also runs), so the default suite stays within its time budget.
+SLOW_FIXTURES = {"four_devices", "two_processes", "client"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark slow every test that uses one of :data:`SLOW_FIXTURES`.
+
+    ``tryfirst`` so that the mark is in place before ``-m "not slow"`` deselects.
+    """
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
