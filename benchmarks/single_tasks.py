@@ -278,7 +278,7 @@ def mean_passes(n: int, repeats: int) -> Section:
 def newton_floor(n: int, p: int) -> Section:
     """Seconds per iteration of the GLM Newton loop against X'WX + one pass over X.
 
-    The loop is `glm_kernels.fused_newton` itself (what `LogisticRegression().fit`
+    The loop is `glm_newton.fused_newton` itself (what `LogisticRegression().fit`
     runs), called on the same device arrays with max_iter K and 1 at tol 1e-300 (so
     it stops only at max_iter): (t_K - t_1) / (K - 1) is the cost of one iteration,
     free of validation, starting values, separation check and inference, which the
@@ -286,7 +286,8 @@ def newton_floor(n: int, p: int) -> Section:
     """
     import jax
 
-    from estimators.glm_kernels import device_column_scale, fused_newton
+    from estimators.glm_kernels import device_column_scale
+    from estimators.glm_newton import fused_newton
 
     X, y = glm_data("binomial", n, p)
     Xc = np.ascontiguousarray(peers.with_intercept(X))
@@ -361,7 +362,7 @@ def newton_floor(n: int, p: int) -> Section:
         )
 
     lines = [
-        f"- One Newton iteration of `glm_kernels.fused_newton` (the loop of "
+        f"- One Newton iteration of `glm_newton.fused_newton` (the loop of "
         f"`LogisticRegression().fit`, logit, on the device arrays; max_iter {k_max} minus "
         f"max_iter 1, over {k_max - 1}; medians of 7): {per_iteration * 1e3:.1f} ms wall, "
         f"{per_iteration_cpu * 1e3:.1f} ms CPU",

@@ -26,9 +26,8 @@ quantity by its collective:
   processes (:func:`estimators.sharding.shard_rows` with
   ``process_local=True``);
 - the Newton loop: the GLM's own compiled structured Newton
-  (``glm_kernels.fused_newton``: value, gradient and Hessian in one pass an
-  iteration; or :func:`estimators.minimize` with ``glm_kernels.loss_and_hessian``
-  where the library has no fused loop) with the global mesh: each device
+  (``glm_newton.fused_newton``: value, gradient and Hessian in one pass an
+  iteration) with the global mesh: each device
   folds its rows and one ``psum`` per reduction adds the partial sums, i.e.
   per iteration an all-reduce of :math:`1 + p` values (loss and gradient)
   and :math:`p^2` values (Hessian), whatever :math:`n`;
@@ -59,7 +58,6 @@ import jax
 import numpy as np
 import pandas as pd
 
-from . import glm_kernels
 from .base import FitResult
 from .distributed import (
     _ordinary_rows,
@@ -83,9 +81,9 @@ from .glm_inference import (
     pseudo_rsquared,
 )
 from .glm_kernels import column_scale, mean_of, row_curvature, row_slopes
+from .glm_newton import fused_newton
 from .numerics import pad_rows, padded_length
 from .sharding import row_mesh, shard_rows
-from .solve import minimize, x64_context
 
 __all__ = ["fit", "fit_spmd"]
 
@@ -320,7 +318,7 @@ def column_difference(decoded: list[list[str]]) -> str:
 
 
 def _start(family, link, design, offset: np.ndarray, col_scale: np.ndarray, nobs: float):
-    r"""The GLM's starting values (``glm._starting_values``) from sums over all processes.
+    r"""The GLM's starting values (``glm_start.default_start``) from sums over all processes.
 
     With an intercept and no offset: :math:`g(\bar y)`; otherwise one weighted
     least-squares step on :math:`g(\mu_0) - o`, by its normal equations summed
@@ -407,27 +405,15 @@ def _solve(estimator: GLM, family, link, design, nobs: float) -> FitResult:
 def _newton(family_name, link_name, params0, args, mesh, estimator, nobs):
     """The GLM's structured Newton on the global arrays; the solution and the final Hessian.
 
-    ``glm_kernels.fused_newton`` (one pass over the rows an iteration, the
-    Hessian at the estimate from the last pass) where this version of the
-    library has it; otherwise :func:`estimators.minimize` with the GLM's
-    blocked loss and Hessian (three passes an iteration) and one more pass for
-    the Hessian. Both reduce each device's rows and all-reduce the sums.
+    ``glm_newton.fused_newton``: one pass over the rows an iteration, the
+    Hessian at the estimate from the last pass; each device reduces its rows
+    and the sums are all-reduced.
     """
     tol, max_iter = estimator.tol**2 / nobs, estimator.max_iter
-    fused = getattr(glm_kernels, "fused_newton", None)
-    if fused is not None:
-        solution, hessian = fused(
-            family_name, link_name, False, params0, args, tol=tol, max_iter=max_iter, mesh=mesh
-        )
-        return solution, np.asarray(hessian, dtype=np.float64)
-    loss, hessian = glm_kernels.loss_and_hessian(family_name, link_name, False, mesh)
-    solution = minimize(
-        loss, params0, *args, solver="newton", hessian=hessian, tol=tol, max_iter=max_iter
+    solution, hessian = fused_newton(
+        family_name, link_name, False, params0, args, tol=tol, max_iter=max_iter, mesh=mesh
     )
-    coef = np.asarray(solution.params["coef"], dtype=np.float64)
-    with x64_context("float64"):
-        scaled = np.asarray(jax.jit(hessian)({"coef": coef}, *args), dtype=np.float64)
-    return solution, scaled
+    return solution, np.asarray(hessian, dtype=np.float64)
 
 
 def _goodness_of_fit(family, link, design, mu, k: int, nobs: float) -> dict:

@@ -11,7 +11,7 @@ minimises the weighted mean per-row negative log-likelihood
 
 (the constant makes :math:`f` half the mean deviance; see
 :func:`estimators.families.saturated_nll`) by Newton's method in one compiled
-loop (:func:`estimators.glm_kernels.fused_newton`: the rules of
+loop (:func:`estimators.glm_newton.fused_newton`: the rules of
 :func:`estimators.minimize` with ``solver="newton"``, one pass over X an
 iteration). Value and gradient
 :math:`\sum_i w_i \ell'(\eta_i) x_i / \sum_i w_i` come from one pass over row
@@ -39,7 +39,8 @@ of the per-row negative log-likelihood, as statsmodels' GLM
 ``fit(cov_type=...)``.
 
 The pieces live in small modules: :mod:`estimators.glm_kernels` (the compiled
-loss, structured Hessian and information), :mod:`estimators.glm_design`
+loss, structured Hessian and information), :mod:`estimators.glm_newton` (the
+Newton loop), :mod:`estimators.glm_start` (its starting values), :mod:`estimators.glm_design`
 (offset and exposure), :mod:`estimators.separation` (perfect separation) and
 :mod:`estimators.glm_inference` (covariance and fit statistics).
 """
@@ -56,10 +57,10 @@ import pandas as pd
 from .base import FitResult, RegressionEstimator
 from .distributed import process_rows_active
 from .errors import DataError, SettingsError
-from .families import FAMILIES, LINKS, Family, Link, saturated_nll
+from .families import FAMILIES, LINKS, Family, Link
 from .fit_inputs import OFFSET_ARGUMENTS, formula_inputs, named_column
 from .frame import INTERCEPT, Design, format_rows
-from .glm_design import offset_design, total_offset
+from .glm_design import offset_design, padded_inputs, total_offset
 from .glm_inference import (
     alpha_jacobian,
     check_dispersion,
@@ -74,15 +75,16 @@ from .glm_inference import (
 )
 from .glm_kernels import (
     device_column_scale,
-    fused_newton,
+    device_mean,
     information_matrix,
     linear_predictor,
     mean_of,
     row_curvature,
     row_slopes,
 )
+from .glm_newton import fused_newton
+from .glm_start import Start, default_start, saturated_shift, subsample_start
 from .interop import as_pandas
-from .numerics import pad_rows, padded_length
 from .separation import (
     PerfectSeparationWarning,
     boundary_direction,
@@ -103,9 +105,10 @@ SEPARATED_NOTE = (
 class _NewtonFit(NamedTuple):
     """A solved GLM: the Solution, coefficients in data units, and the device arrays.
 
-    The device arrays are padded to a size bucket (:func:`_padded_inputs`): rows
-    ``n:`` are copies of row 0 with weight 0. Per-row results computed from them
-    are cut back to the ``n`` real rows.
+    The device arrays are padded to a size bucket
+    (:func:`~estimators.glm_design.padded_inputs`): rows ``n:`` are copies of row 0
+    with weight 0. Per-row results computed from them are cut back to the ``n``
+    real rows.
     """
 
     solution: Any
@@ -117,6 +120,7 @@ class _NewtonFit(NamedTuple):
     eta: jax.Array
     n: int
     observed: np.ndarray  # Hessian of the mean loss at the estimate, data units
+    start: Start  # where the Newton iterations started (estimators.glm_start)
 
 
 class GLM(RegressionEstimator):
@@ -196,7 +200,14 @@ class GLM(RegressionEstimator):
     were given as column names: ``predict`` reads the same columns).
     ``history_`` holds the loss (half the mean deviance; the mean negative
     log-likelihood for the negative binomial with estimated alpha) and the
-    gradient norm in the solver's column-scaled coordinates.
+    gradient norm in the solver's column-scaled coordinates. ``n_iter_`` counts
+    the Newton iterations on the full data (each one pass over X; ``history_``
+    has one row more, the start). From 200,000 rows on the iterations start
+    from the same model fitted on every k-th row (at least 32,768 rows;
+    :mod:`estimators.glm_start`), whose iterations are not counted there:
+    ``start_`` says how the fit started (``{"method": "subsample", "rows": m,
+    "n_iter": k}``, or ``"default"``: statsmodels' start). The estimate is the
+    full-data problem's either way (same tolerance and stopping rule).
 
     Examples
     --------
@@ -402,20 +413,30 @@ class GLM(RegressionEstimator):
                 self.cov_note_ = SEPARATED_NOTE
         return self
 
-    def _newton(self, design: Design, family: Family, link: Link, estimate_alpha: bool):
-        """Minimise the mean negative log-likelihood by structured Newton; arrays on the device."""
+    def _newton(
+        self,
+        design: Design,
+        family: Family,
+        link: Link,
+        estimate_alpha: bool,
+        cache: dict | None = None,
+    ):
+        """Minimise the mean negative log-likelihood by structured Newton; arrays on the device.
+
+        ``cache``: per-row terms of ``design.y`` shared with the fit statistics
+        (:func:`~estimators.glm_inference.poisson_terms`)."""
         offset = getattr(design, "offset", None)
         offset = np.zeros(len(design.y)) if offset is None else offset
         X, y, w = design.X, design.y, design.weights
         n = len(y)
         wn = w / w.sum()
         alpha_fixed = 1.0 if self._alpha_setting is None else float(self._alpha_setting)
-        shift = float(wn @ saturated_nll(family, y, None if estimate_alpha else alpha_fixed))
+        shift = saturated_shift(family, y, wn, None if estimate_alpha else alpha_fixed, cache)
         # Inside `with sharded():` the row arrays are split over the devices and the
         # kernels reduce each device's rows (estimators.sharding); else one device.
         mesh = active_mesh()
         multiple = 1 if mesh is None else mesh.devices.size
-        X_pad, y_pad, wn_pad, offset_pad = _padded_inputs(X, y, wn, offset, multiple)
+        X_pad, y_pad, wn_pad, offset_pad = padded_inputs(X, y, wn, offset, multiple)
         with x64_context("float64"):
             # device_put of a C-contiguous float64 array is zero-copy on CPU, where
             # the jnp.asarray inside minimize would copy the design on every fit.
@@ -424,7 +445,16 @@ class GLM(RegressionEstimator):
                 put_rows(np.asarray(a, dtype=np.float64)) for a in (y_pad, wn_pad, offset_pad)
             )
         col_scale = device_column_scale(X_dev)  # one pass on the device, not two in numpy
-        params0 = _starting_values(family, link, design, offset, col_scale, estimate_alpha)
+        start_args = (family, link, X, y, w, offset, design.fit_intercept, col_scale)
+        # Large n: start from the same model fitted on a strided subsample (a pass or two
+        # fewer over the full data); not inside sharded(), whose loop is the devices'.
+        start = None
+        if mesh is None:
+            start = subsample_start(
+                *start_args, estimate_alpha, alpha_fixed, max_iter=self.max_iter
+            )
+        if start is None:
+            start = Start(default_start(*start_args, estimate_alpha), "default", 0, 0)
         with x64_context("float64"):
             rest = [
                 jax.device_put(np.asarray(a, dtype=np.float64))
@@ -434,7 +464,7 @@ class GLM(RegressionEstimator):
             family.name,
             link.name,
             estimate_alpha,
-            params0,
+            start.params,
             (X_dev, y_dev, wn_dev, offset_dev, *rest),
             tol=self.tol**2 / design.nobs,
             max_iter=self.max_iter,
@@ -448,12 +478,13 @@ class GLM(RegressionEstimator):
         # are powers of two: exact), from the solver's last pass.
         scales = np.append(col_scale, 1.0) if estimate_alpha else col_scale
         observed = hessian / (scales[:, None] * scales[None, :])
-        return _NewtonFit(solution, beta, log_alpha, X_dev, y_dev, wn_dev, eta, n, observed)
+        return _NewtonFit(solution, beta, log_alpha, X_dev, y_dev, wn_dev, eta, n, observed, start)
 
     def _fit_design(self, design: Design) -> FitResult:
         family, link = self._model()
         estimate_alpha = self._estimates_alpha(family)
-        fit = self._newton(design, family, link, estimate_alpha)
+        cache: dict = {}  # per-row terms of y shared by the shift and the fit statistics
+        fit = self._newton(design, family, link, estimate_alpha, cache)
         solution, beta, log_alpha, eta = fit.solution, fit.beta, fit.log_alpha, fit.eta
         alpha = float(np.exp(log_alpha)) if family.name == "negative_binomial" else None
         y, w = design.y, design.weights
@@ -478,11 +509,11 @@ class GLM(RegressionEstimator):
         if not np.all(np.isfinite(observed)):
             observed = information(expected=False)
         n = fit.n  # the real rows; the device arrays are padded
-        mu = mean_of(link, np.asarray(eta))[:n]
+        mu = device_mean(link, eta)[:n]
         separated = check_separation(family, design, mu, solution.converged)
         params = np.append(beta, alpha) if estimate_alpha else beta
         check_dispersion(family, design, mu)
-        attributes = goodness_of_fit(family, link, y, w, mu, alpha, len(params))
+        attributes = goodness_of_fit(family, link, y, w, mu, alpha, len(params), cache)
         jac = alpha_jacobian(len(params), design.X.shape[1], alpha)
         inverse_observed, reason_observed = inverse_information(observed, design, separated)
         if self.information == "expected":
@@ -490,8 +521,12 @@ class GLM(RegressionEstimator):
         else:
             inverse, reason = inverse_observed, reason_observed
         cov = covariance(inverse, attributes["scale_"], jac)
-        slopes = row_slopes(family, link, fit.y, eta, log_alpha, estimate_alpha=estimate_alpha)
-        slopes = slopes[:n]
+
+        def slopes() -> np.ndarray:  # a pass over the rows, only for the scores
+            return row_slopes(family, link, fit.y, eta, log_alpha, estimate_alpha=estimate_alpha)[
+                :n
+            ]
+
         curvature = None
         if not estimate_alpha:
             curvature = lambda: row_curvature(family, link, fit.y, eta, log_alpha)[:n]  # noqa: E731
@@ -499,7 +534,7 @@ class GLM(RegressionEstimator):
         if self.cov_type != "nonrobust":
             reason = reason_observed
         mu_null, alpha_null = self._null_means(design, family, link, estimate_alpha, alpha)
-        llnull = null_loglike(family, y, w, mu_null, attributes["scale_"], alpha_null)
+        llnull = null_loglike(family, y, w, mu_null, attributes["scale_"], alpha_null, cache)
         attributes.update(
             llnull_=llnull,
             pseudo_rsquared_=pseudo_rsquared(attributes["llf_"], llnull),
@@ -507,6 +542,7 @@ class GLM(RegressionEstimator):
             family_=family.name,
             link_=link.name,
             separated_=separated,
+            start_=fit.start.record(),
         )
         if alpha is not None:
             attributes["alpha_"] = alpha
@@ -546,7 +582,7 @@ class GLM(RegressionEstimator):
         if not estimate_alpha:
             log_alpha = 0.0 if alpha is None else float(np.log(alpha))
             # Padded as the fit's arrays, so these kernels are the fit's, already compiled.
-            y_pad, w_pad, offset_pad = _padded_inputs(None, y, w, offset)
+            y_pad, w_pad, offset_pad = padded_inputs(None, y, w, offset)
             y_pad = np.asarray(y_pad, dtype=np.float64)
             b = intercept_only_eta(
                 lambda eta: row_slopes(family, link, y_pad, eta, log_alpha, estimate_alpha=False),
@@ -562,7 +598,7 @@ class GLM(RegressionEstimator):
         fit = self._newton(null, family, link, estimate_alpha)
         if not fit.solution.converged:
             return nan, alpha
-        return mean_of(link, np.asarray(fit.eta))[:n], float(np.exp(fit.log_alpha))
+        return device_mean(link, fit.eta)[:n], float(np.exp(fit.log_alpha))
 
     # ------------------------------------------------------------ predict
     def predict(self, X: Any, offset: Any = None, exposure: Any = None) -> pd.Series:
@@ -679,29 +715,6 @@ def _check_mean_range(
     )
 
 
-def _padded_inputs(X, y, w, offset, multiple: int = 1) -> tuple:
-    """``X``, ``y``, ``w``, ``offset`` padded to a size bucket, so a new n recompiles nothing.
-
-    The padding rows copy row 0 (where the loss and its derivatives are finite
-    whatever the family and link) and get weight 0, so every weighted sum, the
-    loss, gradient, Hessian and information, is that of the real rows. Above
-    :data:`~estimators.numerics.PAD_MAX_VALUES` the arrays keep their shape (the
-    copy would cost about as much as the compile). ``X`` may be None. The
-    length is rounded up to a multiple of ``multiple`` (the device count of a
-    sharded fit; buckets are multiples of 64 already).
-    """
-    width = 1 if X is None else X.shape[1]
-    length = -(-padded_length(len(y), width) // multiple) * multiple
-    if length == len(y):  # nothing to pad (large designs): no copies of the row vectors
-        return (y, w, offset) if X is None else (X, y, w, offset)
-    (w,) = pad_rows(w, length=length)
-    if X is None:
-        y, offset = pad_rows(y, offset, fill="first", length=length)
-    else:
-        X, y, offset = pad_rows(X, y, offset, fill="first", length=length)
-    return (y, w, offset) if X is None else (X, y, w, offset)
-
-
 def _check_one_outcome(family: Family, design: Design) -> None:
     r"""A :class:`DataError` when every response is at the family's boundary and the MLE is lost.
 
@@ -721,9 +734,12 @@ def _check_one_outcome(family: Family, design: Design) -> None:
     if family.boundary is None:
         return
     used = design.weights > 0
-    direction = boundary_direction(family, design.y)
-    if not used.any() or np.any(direction[used] != direction[used][0]) or not direction[used][0]:
+    y = design.y if used.all() else design.y[used]
+    # Two different responses point to different boundaries, or both to none (two
+    # proportions): the usual case, decided by two reductions.
+    if y.size == 0 or np.min(y) != np.max(y) or not boundary_direction(family, y[:1])[0]:
         return
+    direction = boundary_direction(family, design.y)
     if separating_direction(design.X, direction, design.weights) is None:
         return
     n, total = int(used.sum()), len(design.y)
@@ -755,46 +771,6 @@ def _refitted_column(X: Any, name: str, argument: str) -> pd.Series:
             f"data has no column {name!r}: include it, or pass {argument}= values"
         )
     return X[name]
-
-
-def _starting_values(
-    family: Family,
-    link: Link,
-    design: Design,
-    offset: np.ndarray,
-    col_scale: np.ndarray,
-    estimate_alpha: bool,
-) -> dict:
-    r"""Starting values where statsmodels starts.
-
-    With an intercept and no offset: the intercept-only MLE
-    :math:`g(\bar y)` (exact for canonical links). Otherwise one weighted
-    least-squares step on the working response :math:`g(\mu_0) - o` from
-    statsmodels' starting means :math:`\mu_0 = (y + \bar y)/2`
-    (binomial: :math:`(y + 1/2)/2`).
-    """
-    X, y, w = design.X, design.y, design.weights
-    ybar = float(np.sum(w * y) / np.sum(w))
-    if family.name == "binomial" and ybar in (0.0, 1.0):
-        ybar = 0.25 + 0.5 * ybar  # one outcome only (separated): start inside (0, 1)
-    beta = np.zeros(X.shape[1])
-    if design.fit_intercept and not np.any(offset):
-        beta[0] = float(link.link(np.asarray(ybar)))
-    else:
-        mu0 = (y + 0.5) / 2 if family.name == "binomial" else (y + ybar) / 2
-        z = link.link(mu0) - offset
-        root = np.sqrt(w)
-        beta = np.linalg.lstsq(X * root[:, None], z * root, rcond=None)[0]
-        if not np.all(link.valid(X @ beta + offset)) and design.fit_intercept:
-            beta = np.zeros(X.shape[1])
-            beta[0] = float(link.link(np.asarray(ybar)))
-    params = {"coef": beta / col_scale}
-    if estimate_alpha:
-        # Method of moments at the starting mean, as statsmodels (floored at 0.05).
-        mu = np.exp(X @ beta + offset)
-        moment = np.sum(w * ((y - mu) ** 2 - mu) / mu**2) / max(np.sum(w) - X.shape[1], 1)
-        params["log_alpha"] = float(np.log(max(moment, 0.05)))
-    return params
 
 
 def _null_start(family: Family, link: Link, y: np.ndarray, w: np.ndarray, offset) -> float:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .errors import DataError, SettingsError
 from .frame import Design, as_design, as_float_matrix, as_float_vector, format_rows
+from .numerics import pad_rows, padded_length
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,3 +153,26 @@ def offset_design(
         )
         total = total[keep]
     return OffsetDesign(**_fields(design), offset=total)
+
+
+def padded_inputs(X, y, w, offset, multiple: int = 1) -> tuple:
+    """``X``, ``y``, ``w``, ``offset`` padded to a size bucket, so a new n recompiles nothing.
+
+    The padding rows copy row 0 (where the loss and its derivatives are finite
+    whatever the family and link) and get weight 0, so every weighted sum, the
+    loss, gradient, Hessian and information, is that of the real rows. Above
+    :data:`~estimators.numerics.PAD_MAX_VALUES` the arrays keep their shape (the
+    copy would cost about as much as the compile). ``X`` may be None. The
+    length is rounded up to a multiple of ``multiple`` (the device count of a
+    sharded fit; buckets are multiples of 64 already).
+    """
+    width = 1 if X is None else X.shape[1]
+    length = -(-padded_length(len(y), width) // multiple) * multiple
+    if length == len(y):  # nothing to pad (large designs): no copies of the row vectors
+        return (y, w, offset) if X is None else (X, y, w, offset)
+    (w,) = pad_rows(w, length=length)
+    if X is None:
+        y, offset = pad_rows(y, offset, fill="first", length=length)
+    else:
+        X, y, offset = pad_rows(X, y, offset, fill="first", length=length)
+    return (y, w, offset) if X is None else (X, y, w, offset)

@@ -174,7 +174,7 @@ WORKER = textwrap.dedent(
         module.minimize = recording
 
     def spy_fused(module):
-        # The GLMs' structured Newton may run in glm_kernels.fused_newton (one pass
+        # The GLMs' structured Newton may run in glm_newton.fused_newton (one pass
         # over X an iteration) rather than minimize: record its arguments alike.
         original = module.fused_newton
 
@@ -191,7 +191,7 @@ WORKER = textwrap.dedent(
         spy_fused(glm_module)
 
     def fused_gathers(key, params0, args, kwargs):
-        from estimators.glm_kernels import _fused_newton
+        from estimators.glm_newton import _fused_newton
         from estimators.solve import DEFAULT_MAX_ITER
 
         _, family, link, estimate_alpha = key
