@@ -41,11 +41,27 @@ Thresholds, set only together with the directory, and only where they still
 have JAX's default values:
 
 - ``jax_persistent_cache_min_compile_time_secs`` = :data:`MIN_COMPILE_TIME_SECS`
-  (0.1 s; JAX's default is 1 s). The kernels worth keeping are the solver
-  loops (0.15 to 0.9 s each), which JAX's default would skip; the dozens of
-  element-wise kernels a fit also compiles take 0.01 to 0.05 s each, and
-  keeping them would fill the directory with entries whose disk round trip
-  saves little.
+  (0.01 s; JAX's default is 1 s): every kernel whose compilation takes longer
+  than reading it back from disk. JAX looks every kernel up in the cache
+  whatever this threshold; the threshold only decides which ones are written.
+  Measured on the 2-core machine (load average 7 to 9, so absolute times are
+  inflated; ratios hold), JAX 0.10.2, counted with ``jax.monitoring`` events:
+
+  - a fresh process's ``LogisticRegression().fit`` on 1000 x 5 (the cold-start
+    benchmark): threshold 0.1 s writes 2 entries (52 kB) and the next process
+    compiles the other 4 kernels again; 0.01 s writes all 6 (64 kB) and the
+    next process compiles none;
+  - a session of 7 estimators with ``summary()`` (logistic, OLS, Poisson,
+    Huber regression, mean, median, gamma MLE; 20 kernels): 0.1 s writes 11
+    entries (452 kB), 0.01 s or 0 write 20 (488 kB); a later process spends
+    1.16-1.38 s, 0.97-1.05 s and 0.76-1.00 s compiling or loading kernels.
+
+  The logistic fit's six kernels took 2.44, 0.14, 0.07, 0.07, 0.016 and
+  0.016 s to compile and 0.001 to 0.007 s each to load (0.06 s for the
+  largest): the small ones add 3 kB each on disk and save 0.01 to 0.06 s each
+  in every later process. Below 0.01 s a compile costs about what a load does,
+  so those (most of them eager element-wise operations, also in the user's
+  own code) are not written.
 - no size limit (JAX's default). JAX's least-recently-used eviction
   (``jax_compilation_cache_max_size``) keeps per-entry access-time files that
   raced with reads and writes in our test runs (``FileNotFoundError`` on an
@@ -95,7 +111,7 @@ __all__ = [
 
 ENV_VAR = "ESTIMATORS_COMPILATION_CACHE"
 OFF_VALUES = ("0", "false", "no", "off")
-MIN_COMPILE_TIME_SECS = 0.1
+MIN_COMPILE_TIME_SECS = 0.01  # measured: see the module docstring
 
 _MIN_TIME_OPTION = "jax_persistent_cache_min_compile_time_secs"
 _JAX_DEFAULTS = {_MIN_TIME_OPTION: 1.0}

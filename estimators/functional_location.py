@@ -50,7 +50,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtri
-from scipy import stats
+from scipy import special
 
 from .functional import FitArrays
 from .implicit import implicit_argmin
@@ -73,7 +73,8 @@ __all__ = [
     "weights_or_ones",
 ]
 
-_Z_975 = float(stats.norm.ppf(0.975))  # Hall-Sheather's z_{1 - alpha/2}, alpha = 0.05
+# Hall-Sheather's z_{1 - alpha/2}, alpha = 0.05 (ndtri: what scipy.stats.norm.ppf calls)
+_Z_975 = float(special.ndtri(0.975))
 
 # float32 cannot reach the float64 accuracies the estimators promise (1e-8 or 1e-10
 # standard errors): their tolerances are floored at these (``solve.default_tol``'s

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import DataError, EstimationError, SettingsError, user_stacklevel
+from .inference import chi2_sf, f_sf
 
 
 class NotNestedWarning(UserWarning):
@@ -155,7 +155,7 @@ def wald_test(
     statistic = _quadratic_form(middle, discrepancy, labels)
     r = R.shape[0]
     if df_denom is None:
-        distribution, p_value = "chi2", float(stats.chi2.sf(statistic, r))
+        distribution, p_value = "chi2", float(chi2_sf(statistic, r))
     else:
         if not df_denom > 0:
             raise SettingsError(
@@ -163,7 +163,7 @@ def wald_test(
                 "residual degrees of freedom); pass df_denom=None for a chi-squared test"
             )
         statistic /= r
-        distribution, p_value = "F", float(stats.f.sf(statistic, r, df_denom))
+        distribution, p_value = "F", float(f_sf(statistic, r, df_denom))
     return WaldTest(
         statistic=float(statistic),
         p_value=p_value,
@@ -395,7 +395,7 @@ def lr_test(restricted: Any, full: Any) -> LRTest:
     df = k_full - k_restricted
     return LRTest(
         statistic=statistic,
-        p_value=float(stats.chi2.sf(statistic, df)),
+        p_value=float(chi2_sf(statistic, df)),
         df=df,
         llf_restricted=float(restricted.llf_),
         llf_full=float(full.llf_),

@@ -25,9 +25,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import SettingsError
+from .inference import t_or_normal_ppf
 
 
 def prediction_frame(
@@ -60,7 +60,7 @@ def prediction_frame(
     eta = matrix @ params + (0.0 if offset is None else np.asarray(offset, dtype=float))
     with np.errstate(invalid="ignore"):
         eta_se = np.sqrt(np.einsum("ij,jk,ik->i", matrix, cov, matrix))
-    quantile = (stats.norm if df is None else stats.t(df)).ppf(1 - alpha / 2)
+    quantile = t_or_normal_ppf(1 - alpha / 2, df)
     lower, upper = eta - quantile * eta_se, eta + quantile * eta_se
     if inverse_link is None:
         mean, mean_se = eta, eta_se

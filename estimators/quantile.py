@@ -70,7 +70,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy.optimize import lsq_linear
 
 from .base import FitResult, RegressionEstimator
 from .errors import ConvergenceWarning, FitError, InferenceWarning, SettingsError, user_stacklevel
@@ -208,7 +207,9 @@ class _PinballProgram:
         A = (X[zero] * w[zero, None]).T
         if not zero.any() or np.all(A == 0):
             return -g / np.sum(w)
-        xi = lsq_linear(A, -g, bounds=(q - 1.0, q), method="bvls", tol=1e-15).x
+        from scipy import optimize  # here, not at import: scipy.optimize costs ~0.3 s to import
+
+        xi = optimize.lsq_linear(A, -g, bounds=(q - 1.0, q), method="bvls", tol=1e-15).x
         return -(g + A @ xi) / np.sum(w)
 
     def best_edge(self, basis: list[int], residual: np.ndarray, zero: np.ndarray) -> np.ndarray:

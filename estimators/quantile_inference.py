@@ -68,7 +68,7 @@ from scipy import special
 
 from .errors import SettingsError
 from .inference import covariance_in_data_units
-from .numerics import power_of_two_scale, weighted_percentile
+from .numerics import normal_pdf, power_of_two_scale, weighted_percentile
 
 QUANTILE_COV_TYPES = ("kernel", "iid", "nid", "bootstrap")
 QUANTILE_COV_OPTIONS = ("bandwidth", "n_bootstrap", "seed")
@@ -90,11 +90,9 @@ def hall_sheather_bandwidth(n: float, q: float, alpha: float = 0.05) -> float:
     >>> round(hall_sheather_bandwidth(100, 0.5), 6)
     0.209316
     """
-    from scipy import stats  # lazily: importing scipy.stats costs about a second
-
-    x0 = stats.norm.ppf(q)
-    f0 = stats.norm.pdf(x0)
-    z = stats.norm.ppf(1 - alpha / 2)
+    x0 = special.ndtri(q)
+    f0 = normal_pdf(x0)
+    z = special.ndtri(1 - alpha / 2)
     return float(n ** (-1 / 3) * z ** (2 / 3) * (1.5 * f0**2 / (2 * x0**2 + 1)) ** (1 / 3))
 
 
@@ -107,10 +105,8 @@ def bofinger_bandwidth(n: float, q: float) -> float:
     >>> round(bofinger_bandwidth(100, 0.5), 6)
     0.257852
     """
-    from scipy import stats
-
-    x0 = stats.norm.ppf(q)
-    f0 = stats.norm.pdf(x0)
+    x0 = special.ndtri(q)
+    f0 = normal_pdf(x0)
     return float(n**-0.2 * (4.5 * f0**4 / (2 * x0**2 + 1) ** 2) ** 0.2)
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import DataError, SettingsError
 from .frame import Sample
@@ -222,7 +221,9 @@ class StandardDeviation(SampleEstimator):
 
 
 # se(MAD) = MAD / (4 phi(m) m sqrt(n)) under normality, m = Phi^{-1}(3/4): about 1.1664 MAD/sqrt(n)
-MAD_SE_FACTOR = float(1 / (4 * stats.norm.pdf(NORMAL_MAD) * NORMAL_MAD))
+# phi(m) written as scipy.stats.norm.pdf computes it (exp(-m^2/2) / sqrt(2 pi)), without
+# importing scipy.stats at `import estimators`.
+MAD_SE_FACTOR = float(1 / (4 * (np.exp(-(NORMAL_MAD**2) / 2.0) / np.sqrt(2 * np.pi)) * NORMAL_MAD))
 
 
 class MAD(SampleEstimator):

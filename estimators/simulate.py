@@ -36,10 +36,10 @@ from typing import Any
 import jax
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import DataError, SettingsError
 from .functional import FitArrays, PureFit, as_function
+from .inference import t_or_normal_ppf
 from .solve import x64_context
 
 __all__ = ["SimulationResult", "replication_streams", "simulate"]
@@ -154,7 +154,7 @@ def _critical_value(estimator: Any, pure: PureFit, n: int, p: int, level: float)
     if df is None and use_t:
         df = n - p
     tail = 1 - (1 - level) / 2
-    return float(stats.t.ppf(tail, df) if df is not None else stats.norm.ppf(tail))
+    return float(t_or_normal_ppf(tail, df))
 
 
 def _summarise(fits: FitArrays, names, truth, n, c) -> pd.DataFrame:
