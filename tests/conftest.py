@@ -12,17 +12,33 @@ import pytest
 def pytest_configure(config):
     """The test process runs without the persistent compilation cache.
 
-    In two cold CI runs of the whole suite (one process, thousands of compiles),
-    JAX 0.10.2 crashed inside ``executable.serialize()`` while writing a new
-    entry to that cache (an abort, then a segmentation fault, at different
-    kernels; neither reproduced in smaller runs). A fresh CI machine starts with
-    an empty cache anyway. The cache itself is tested in subprocesses
-    (tests/test_compile_reuse.py), which still switch it on as ``import
-    estimators`` does.
+    Tests must not depend on what an earlier run left on disk, and a fresh CI
+    machine starts with an empty cache anyway. The cache itself is tested in
+    fresh subprocesses (tests/test_compile_reuse.py, test_compile_cache.py),
+    which switch it on as ``import estimators`` does.
     """
     import estimators
 
     estimators.disable_compilation_cache()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def release_compiled_kernels():
+    """Drop JAX's compiled kernels after each test module.
+
+    Every kernel XLA:CPU compiles stays mapped in the process (about three
+    memory maps each; measured with /proc/self/maps), and Linux allows 65,530
+    maps per process (``vm.max_map_count``). The whole suite compiles many
+    thousands of kernels in one process (the bad-input matrix alone leaves
+    7,300 maps), and three long cold CI runs aborted inside XLA, in compilation
+    or in executable serialization, at different kernels late in the run: the
+    signature of a failed allocation, which this limit explains (not reproduced
+    to the limit itself: a fresh process compiles about 20 kernels a second).
+    ``jax.clear_caches()`` unmaps them (1,391 maps back to 510 after 300
+    kernels); a module recompiles only what it uses.
+    """
+    yield
+    jax.clear_caches()
 
 
 @pytest.fixture(autouse=True)

@@ -11,13 +11,10 @@ bit-identical.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
+from fresh_process import run_script
 
 from estimators.compile_cache import MIN_COMPILE_TIME_SECS
 
@@ -56,18 +53,7 @@ _CHILD = textwrap.dedent(
 
 
 def _child(xdg, *args, **env_overrides) -> dict:
-    drop = ("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE", "ESTIMATORS_COMPILATION_CACHE")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(XDG_CACHE_HOME=str(xdg), **env_overrides)
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_script(_CHILD, xdg, *args, **env_overrides)
 
 
 def _entries(xdg) -> list:

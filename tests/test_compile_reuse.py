@@ -12,10 +12,6 @@ touched.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import subprocess
-import sys
 import textwrap
 import warnings
 
@@ -23,6 +19,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from fresh_process import run_script
 
 import estimators.glm_design
 import estimators.lstsq
@@ -257,18 +254,7 @@ _CHILD = textwrap.dedent(
 
 
 def _child(tmp_path, *args, **env_overrides) -> dict:
-    drop = ("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE", "ESTIMATORS_COMPILATION_CACHE")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), **env_overrides)
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_script(_CHILD, tmp_path / "xdg", *args, **env_overrides)
 
 
 def _entries(path) -> list:
