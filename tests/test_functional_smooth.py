@@ -230,6 +230,7 @@ def test_maximum_likelihood_vmap_over_weights_ignores_padding_rows():
         assert_cov_close(out.cov[b], ref.cov_.to_numpy(), atol=1e-8)
 
 
+@pytest.mark.slow  # compiles its own kernels: 5-12 s on 2 cores; CI runs it with -m slow
 def test_m_estimator_with_a_user_loss_and_a_vector_parameter():
     rng = np.random.default_rng(12)
     x = rng.normal(1.0, 1.5, 70)
@@ -256,6 +257,7 @@ def test_non_convergence_is_flagged_not_raised():
 # --------------------------------------------------------------------------- Huber regression
 
 
+@pytest.mark.slow  # compiles its own kernels: 5-12 s on 2 cores; CI runs it with -m slow
 def test_huber_regression_equals_fit_on_stackloss_under_vmap_over_weights():
     d = load_dataset("stackloss")
     X = d[["airflow", "watertemp", "acidconc"]].to_numpy()
@@ -279,6 +281,7 @@ def test_huber_regression_equals_fit_on_stackloss_under_vmap_over_weights():
 # --------------------------------------------------------------------------- float32, doctests
 
 
+@pytest.mark.slow  # compiles its own kernels: 5-12 s on 2 cores; CI runs it with -m slow
 def test_float32_inputs_compute_in_float32_and_converge_at_float32_tolerances():
     """Without x64 the fits run in float32; the tolerances are floored at 1e-3 standard
     errors (FLOAT32_TOL_SE), so each converges and lands within about 1e-4 relative of the

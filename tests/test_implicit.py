@@ -108,6 +108,7 @@ def test_ridge_derivatives_match_central_differences_in_x_and_weights():
         np.testing.assert_allclose(g_w[:, i], fd, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.slow  # compiles its own kernels: 5-12 s on 2 cores; CI runs it with -m slow
 def test_vmap_of_grad_equals_a_loop_and_other_outputs_get_zero_tangents():
     X, y = ridge_data(2)
     alphas = jnp.array([0.1, 1.0, 10.0])
@@ -163,7 +164,11 @@ def contaminated(seed=3, n=60):
     return np.concatenate([rng.normal(10.0, 2.0, n - 8), rng.normal(25.0, 3.0, 8)])
 
 
-@pytest.mark.parametrize("estimator", [Huber(tol=1e-10), TukeyBiweight(tol=1e-10)], ids=str)
+@pytest.mark.parametrize(
+    "estimator",
+    [Huber(tol=1e-10), pytest.param(TukeyBiweight(tol=1e-10), marks=pytest.mark.slow)],  # ~6 s
+    ids=str,
+)
 def test_robust_location_derivatives_match_central_differences(estimator):
     """The fit is smooth in c and x between the points where a residual crosses c*s or the
     MAD selects another order statistic; step 1e-5 stays clear of them (checked: the FD
@@ -243,7 +248,10 @@ def test_weight_derivative_of_the_mean_is_its_influence_function():
     np.testing.assert_allclose(expected, x - x.mean(), rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("family", ["gamma", "student_t"])
+@pytest.mark.parametrize(
+    "family",
+    ["gamma", pytest.param("student_t", marks=pytest.mark.slow)],  # student_t: ~9 s
+)
 def test_weight_derivative_of_an_mle_is_its_influence_function(family):
     """As for the mean (previous test): IF_j = n d theta / d w_j at w = 1, for every
     parameter, in the reported (natural) parametrisation."""

@@ -232,7 +232,8 @@ def test_student_t_finds_the_interior_optimum_of_michelson_that_scipy_misses():
         assert rel(m.params_[name], ref) < 1e-6, name
 
 
-@pytest.mark.parametrize("data", ["sim", "randhie"])
+# sim: ~5 s on 2 cores, with the slow tests
+@pytest.mark.parametrize("data", [pytest.param("sim", marks=pytest.mark.slow), "randhie"])
 def test_negative_binomial_matches_statsmodels(data):
     import statsmodels.api as sm
 

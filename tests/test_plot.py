@@ -184,6 +184,7 @@ def test_bootstrap_distribution(anes, tmp_path):
     assert len(one.axes) == 1
 
 
+@pytest.mark.slow  # compiles its own kernels: 5-12 s on 2 cores; CI runs it with -m slow
 def test_group_spread(anes, tmp_path):
     from estimators.batch import fit_groups
 

@@ -52,10 +52,10 @@ FAMILIES = {
 }
 
 
-# The default run studies three families (least squares, a GLM, the mean); the
+# The default run studies two families (least squares and the mean); the
 # others run with the slow tests (CI runs both): each study compiles its own kernels,
 # and the robust fits re-estimate a MAD scale (a sort) every round.
-SLOW = set(FAMILIES) - {"ols", "logistic", "mean"}
+SLOW = set(FAMILIES) - {"ols", "mean"}
 
 
 @pytest.fixture(
