@@ -1,5 +1,7 @@
 """The data edge: as_design / predict_matrix validation and naming."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,3 +193,15 @@ def test_unit_weights_of_a_sample_are_a_read_only_view_that_reads_as_ones():
     assert dropped.weights.tolist() == [1.0] * 9 and dropped.nobs == 9.0
     weighted = as_sample(x[:4], sample_weight=[1.0, 2.0, 0.0, 3.0])
     assert weighted.nobs == 6.0 and weighted.weights.flags.writeable
+
+
+def test_all_finite_decides_by_one_sum_without_numpy_warnings():
+    from estimators.frame import all_finite
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inf - inf and overflow must not warn
+        assert not all_finite(np.array([np.inf, -np.inf, 1.0]))
+        assert not all_finite(np.array([[1.0, np.nan], [2.0, 3.0]]))
+        # finite values whose sum overflows: the exact block-wise check decides
+        assert all_finite(np.array([1e308, 1e308, -1e308]))
+        assert all_finite(np.arange(10.0).reshape(5, 2))
