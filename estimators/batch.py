@@ -84,7 +84,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from .batch_gather import Gather
 from .batch_inputs import check_column, group_codes, intercept_index, validated_inputs
@@ -99,6 +98,7 @@ from .functional_regression import (
     least_squares_lane,
     newton_lane,
 )
+from .inference import t_or_normal_ppf, t_or_normal_sf
 from .interop import as_pandas
 from .lstsq import DEFAULT_TOL, solve_least_squares
 from .progress import Progress
@@ -488,12 +488,6 @@ def _judge(kind, family, inputs, gather, coef, cov, status, n_obs, extra):
     return dict(coef=coef, cov=cov, n_obs=n_obs, df=df, converged=~failed, note=note)
 
 
-def _t_sf(statistic: np.ndarray, df: np.ndarray) -> np.ndarray:
-    """Two-sided t tail probabilities, 2 P(T_df > |t|) (scipy's stdtr, without the
-    overhead of scipy.stats' argument handling: the same function and values)."""
-    return 2.0 * special.stdtr(df, -np.abs(statistic))
-
-
 def _tidy(out, names, group_keys, by, alpha, kind, estimator) -> pd.DataFrame:
     """The tidy frame, built from numpy blocks in one go (no per-group Python)."""
     n_groups, p = out["coef"].shape
@@ -507,14 +501,12 @@ def _tidy(out, names, group_keys, by, alpha, kind, estimator) -> pd.DataFrame:
         df = np.repeat(out["df"], p)
         with np.errstate(invalid="ignore"):
             df = np.where(df > 0, df, np.nan)
-        # scipy.stats' t.ppf and norm.ppf are these special functions (without their
-        # argument handling); scipy.stats itself is not imported (slow to import).
         levels, where = np.unique(df, return_inverse=True)  # one quantile per distinct df
-        quantile = special.stdtrit(levels, 1 - alpha / 2)[where]
-        p_value = _t_sf(statistic, df)
+        quantile = t_or_normal_ppf(1 - alpha / 2, levels)[where]
     else:
-        p_value = 2 * special.ndtr(-np.abs(statistic))
-        quantile = special.ndtri(1 - alpha / 2)
+        df = None
+        quantile = t_or_normal_ppf(1 - alpha / 2)
+    p_value = 2.0 * t_or_normal_sf(np.abs(statistic), df)
     each = np.repeat(np.arange(n_groups), p)
     columns = {name: group_keys[name].array.take(each) for name in by}
     notes, note_codes = np.unique(out["note"].astype(str), return_inverse=True)

@@ -18,7 +18,7 @@ import pandas as pd
 from .errors import DataError, SettingsError
 from .frame import Sample
 from .location import fit_quantile, mean_squared_deviation
-from .numerics import NORMAL_MAD, center_and_scale, pad_rows, power_of_two_scale
+from .numerics import NORMAL_MAD, center_and_scale, normal_pdf, pad_rows, power_of_two_scale
 from .order_statistics import is_quantile_minimizer
 from .solve import Status, minimize
 from .univariate import SampleEstimator, SampleInputs, scaled_history
@@ -221,9 +221,7 @@ class StandardDeviation(SampleEstimator):
 
 
 # se(MAD) = MAD / (4 phi(m) m sqrt(n)) under normality, m = Phi^{-1}(3/4): about 1.1664 MAD/sqrt(n)
-# phi(m) written as scipy.stats.norm.pdf computes it (exp(-m^2/2) / sqrt(2 pi)), without
-# importing scipy.stats at `import estimators`.
-MAD_SE_FACTOR = float(1 / (4 * (np.exp(-(NORMAL_MAD**2) / 2.0) / np.sqrt(2 * np.pi)) * NORMAL_MAD))
+MAD_SE_FACTOR = float(1 / (4 * normal_pdf(NORMAL_MAD) * NORMAL_MAD))
 
 
 class MAD(SampleEstimator):
